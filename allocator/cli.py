@@ -1,0 +1,150 @@
+"""The command line: a thin layer over ``allocator.run`` and ``allocator.results``.
+
+Exit codes: 0 solved; 1 no usable result (solver error, limit without a solution, or an
+allocation the evaluator rejects: nothing written); 2 invalid input (every problem listed,
+nothing written); 3 valid but infeasible (summary and diagnosis written).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from allocator.backends.base import BACKENDS, Status
+from allocator.io import InputError
+from models.result import Summary
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+out_console = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INFEASIBLE = 0, 1, 2, 3
+
+
+def _report_problems(exc: InputError) -> None:
+    err.print(f"[bold red]invalid input: {len(exc.problems)} problem(s)[/]")
+    for problem in exc.problems:
+        err.print(f"  - {problem}", markup=False, highlight=False)
+
+
+def _print_summary(s: Summary, out: Path) -> None:
+    table = Table(title=f"{s.scenario}: {s.status}", show_header=True)
+    table.add_column("resource")
+    table.add_column("year", justify="right")
+    table.add_column("supply", justify="right")
+    table.add_column("purchased", justify="right")
+    table.add_column("used", justify="right")
+    for u in s.resource_use:
+        table.add_row(
+            f"{u.resource} ({u.unit})",
+            str(u.year),
+            f"{u.supply:,.0f}",
+            f"{u.purchased:,.0f}",
+            f"{u.used:,.0f}",
+        )
+    out_console.print(table)
+    approved = s.projects.get("approved", 0)
+    out_console.print(
+        f"approved {approved} of {sum(s.projects.values())} projects "
+        f"({s.projects.get('ineligible', 0)} ineligible); value "
+        f"{(s.objective_wan_cny or 0):,.0f} 万元; gap {(s.gap or 0):.4%}; "
+        f"backend {s.backend}; build {s.build_time_s:.2f} s, solve {s.solve_time_s:.2f} s, "
+        f"total {s.total_time_s:.2f} s"
+    )
+    out_console.print(f"results in {out}")
+
+
+@app.command()
+def solve(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    out: Annotated[Path | None, typer.Option(help="Result folder (default out/<name>).")] = None,
+    backend: Annotated[str | None, typer.Option(help=f"One of {sorted(BACKENDS)}.")] = None,
+) -> None:
+    """Solve a scenario and write its result folder."""
+    from allocator.results import write_run
+    from allocator.run import solve_scenario
+
+    if backend is not None and backend not in BACKENDS:
+        err.print(f"--backend was {backend!r} but is expected to be one of {sorted(BACKENDS)}")
+        raise typer.Exit(EXIT_INVALID)
+    try:
+        with err.status("solving") as status:
+            run = solve_scenario(scenario, backend, progress=lambda m: status.update(m))
+    except InputError as exc:
+        _report_problems(exc)
+        raise typer.Exit(EXIT_INVALID) from None
+    target = out or Path("out") / run.prep.scenario.name
+    if run.evaluation is not None and not run.evaluation.ok:
+        err.print("[bold red]the evaluator rejected the solver's allocation; nothing written:[/]")
+        for v in run.evaluation.violations[:20]:
+            err.print(f"  - {v}", markup=False)
+        raise typer.Exit(EXIT_FAILED)
+    summary = write_run(run, target)
+    if run.result.status is Status.INFEASIBLE:
+        err.print(summary.diagnosis.text if summary.diagnosis else "infeasible", markup=False)
+        err.print(f"summary and diagnosis in {target}")
+        raise typer.Exit(EXIT_INFEASIBLE)
+    if not run.result.status.has_solution:
+        err.print(f"no solution: {summary.status} ({summary.message}); summary in {target}")
+        raise typer.Exit(EXIT_FAILED)
+    _print_summary(summary, target)
+
+
+@app.command()
+def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")]) -> None:
+    """Check a scenario and its tables; print every problem."""
+    from allocator.inputs import load_inputs
+    from allocator.prepare import prepare
+    from allocator.run import check_locks
+
+    try:
+        inputs = load_inputs(scenario)
+        prep = prepare(inputs)
+        check_locks(prep)
+    except InputError as exc:
+        _report_problems(exc)
+        raise typer.Exit(EXIT_INVALID) from None
+    reasons = prep.eligibility.reason
+    out_console.print(
+        f"{scenario}: valid; {len(inputs.projects)} projects, "
+        f"{int((reasons == '').sum())} eligible, {int((reasons != '').sum())} ineligible or "
+        f"not offered; {len(inputs.supplies)} supply rows"
+    )
+
+
+@app.command("generate-sample")
+def generate_sample(
+    out: Annotated[Path, typer.Option(help="Folder to write.")] = Path("data/sample"),
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 20261125,
+    projects: Annotated[int, typer.Option(help="Number of candidate projects.")] = 1000,
+    if_missing: Annotated[bool, typer.Option(help="Do nothing if the folder has data.")] = False,
+) -> None:
+    """Generate the synthetic sample city (deterministic for a seed)."""
+    from allocator.sample import generate
+
+    if if_missing and (out / "projects.csv").exists():
+        out_console.print(f"sample data present in {out}")
+        return
+    generate(out, seed=seed, n_projects=projects)
+    out_console.print(f"sample city written to {out}")
+
+
+@app.command()
+def schema(out: Annotated[Path | None, typer.Option(help="File to write.")] = None) -> None:
+    """Print (or write) the JSON Schema of scenario files."""
+    from models.scenario import scenario_schema
+
+    text = json.dumps(scenario_schema(), indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        out_console.print_json(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,211 @@
+"""Result tables and the result folder of a run.
+
+Files: ``allocations.csv`` (one row per project), ``resources.csv`` (one row per resource,
+year and scope), ``eligibility.csv`` (every rule checked, with figure and threshold) and
+``summary.json``. CSV files are UTF-8 with BOM; numbers are rounded to fixed decimals so
+that the same inputs give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from allocator.io import atomic_dir, write_csv, write_json
+from allocator.run import Run
+from models.result import ResourceUse, Summary
+
+DECIMALS = 4
+
+
+def _reasons(run: Run) -> tuple[pd.Series, pd.Series]:
+    """Reason code and detail per project, in the order of the projects table."""
+    sc = run.prep.scenario
+    pr = run.prep.inputs.projects
+    el = run.prep.eligibility
+    starts = run.starts
+    code = pd.Series("", index=pr.index, dtype=object)
+    detail = pd.Series("", index=pr.index, dtype=object)
+    fails = el.checks[el.checks["result"] == "fail"].drop_duplicates("project_id")
+    for r in fails.itertuples():
+        detail[r.project_id] = (
+            f"{r.rule}: {r.figure:.4g} {r.unit}, must be {r.comparator} {r.threshold:.4g}"
+        )
+    for pid in pr.index:
+        if el.reason[pid]:
+            code[pid] = el.reason[pid]
+            if el.reason[pid] == "NOT_OFFERED":
+                detail[pid] = (
+                    f"window {pr.at[pid, 'earliest_year']}–{pr.at[pid, 'latest_year']} "
+                    f"outside the horizon {sc.horizon.start}–{sc.horizon.end}"
+                )
+        elif pid in starts.index:
+            code[pid] = "LOCKED_IN" if pid in sc.locked_in else "APPROVED"
+        elif pid in sc.locked_out:
+            code[pid] = "LOCKED_OUT"
+        elif missing := [q for q in pr.at[pid, "requires"] if q not in starts.index]:
+            code[pid], detail[pid] = "REQUIRES_UNMET", ";".join(missing)
+        elif rivals := [q for q in pr.at[pid, "excludes"] if q in starts.index]:
+            code[pid], detail[pid] = "EXCLUDED_BY", ";".join(rivals)
+        else:
+            code[pid] = "OUTCOMPETED"
+    return code, detail
+
+
+def allocations_table(run: Run) -> pd.DataFrame:
+    sc = run.prep.scenario
+    pr = run.prep.inputs.projects
+    code, detail = _reasons(run)
+    status = np.where(
+        run.prep.eligibility.reason != "",
+        "ineligible",
+        np.where(pr.index.isin(run.starts.index), "approved", "rejected"),
+    )
+    values = run.prep.pairs.set_index(["project_id", "year"])["value_wan_cny"]
+    first = run.prep.pairs.drop_duplicates("project_id").set_index("project_id")["value_wan_cny"]
+    start = run.starts.reindex(pr.index)
+    keys = pd.MultiIndex.from_arrays([pr.index, start.fillna(0).astype(int)])
+    value = values.reindex(keys).to_numpy()
+    value = np.where(start.notna(), value, first.reindex(pr.index).to_numpy())
+    out = pd.DataFrame(
+        {
+            "project_id": pr.index,
+            "name": pr["name"].to_numpy(),
+            "district": pr["district"].to_numpy(),
+            "sector": pr["sector"].to_numpy(),
+            "kind": pr["kind"].to_numpy(),
+            "status": status,
+            "start_year": start.astype("Int64").to_numpy(),
+            "value_wan_cny": np.round(value, DECIMALS),
+        }
+    )
+    approved = pr.index.isin(run.starts.index)
+    for name, res in sc.resources.items():
+        amount = run.prep.demand[name].reindex(pr.index).fillna(0.0).to_numpy()
+        out[f"{name}_{res.unit}"] = np.round(np.where(approved, amount, 0.0), DECIMALS) + 0.0
+    out["reason"] = code.to_numpy()
+    out["reason_detail"] = detail.to_numpy()
+    return out
+
+
+def resources_table(run: Run) -> pd.DataFrame:
+    assert run.evaluation is not None
+    table = run.evaluation.resources.copy()
+    units = {k: r.unit for k, r in run.prep.scenario.resources.items()}
+    table.insert(1, "unit", table["resource"].map(units))
+    num = table.select_dtypes("number").columns.drop("year")
+    table[num] = table[num].round(DECIMALS) + 0.0
+    return table
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("allocator", "highspy", "ortools", "PuLP", "pandas", "numpy", "scipy", "pydantic"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def summary(run: Run, allocations: pd.DataFrame | None) -> Summary:
+    sc = run.prep.scenario
+    res = run.result
+    ev = run.evaluation
+    use = []
+    if ev is not None:
+        grouped = ev.resources.groupby(["resource", "year"], sort=False)[
+            ["supply", "purchased", "used"]
+        ].sum()
+        for (name, year), r in grouped.iterrows():
+            use.append(
+                ResourceUse(
+                    resource=name,
+                    unit=sc.resources[name].unit,
+                    year=year,
+                    supply=round(r.supply, DECIMALS),
+                    purchased=round(r.purchased, DECIMALS),
+                    used=round(r.used, DECIMALS),
+                )
+            )
+    status = res.status.value
+    message = res.message
+    if ev is not None and not ev.ok:
+        status, message = (
+            "error",
+            f"the evaluator rejected the solution: {len(ev.violations)} violations",
+        )
+
+    def rnd(v: float | None, d: int = DECIMALS) -> float | None:
+        return None if v is None else round(v, d)
+
+    rows, cols = run.model.lp.shape
+    details = dict(res.details)
+    if isinstance(details.get("rows_rounded"), list):  # CP-SAT: the count, not every name
+        details["rows_rounded"] = len(details["rows_rounded"])  # type: ignore[arg-type]
+    return Summary(
+        scenario=sc.name,
+        as_of=sc.as_of.isoformat(),
+        horizon=sc.horizon.years,
+        status=status,
+        message=message,
+        objective_wan_cny=rnd(res.objective),
+        bound_wan_cny=rnd(res.bound),
+        gap=rnd(res.gap, 8),
+        objective_parts={k: round(v, DECIMALS) for k, v in ev.parts.items()} if ev else {},
+        backend=res.backend,
+        solver_version=res.solver_version,
+        seed=sc.solver.seed,
+        threads=sc.solver.threads,
+        time_limit_s=sc.solver.time_limit_s,
+        gap_limit=sc.solver.gap_rel,
+        projects=allocations["status"].value_counts().sort_index().to_dict()
+        if allocations is not None
+        else {},
+        reasons=allocations["reason"].value_counts().sort_index().to_dict()
+        if allocations is not None
+        else {},
+        resource_use=use,
+        evaluator={
+            "ok": ev.ok,
+            "objective_wan_cny": round(ev.objective, DECIMALS),
+            "violations": ev.violations[:50],
+        }
+        if ev
+        else {},
+        model_size={
+            "columns": cols,
+            "rows": rows,
+            "nonzeros": int(run.model.lp.A.nnz),
+            "integer_columns": int(run.model.lp.integer.sum()),
+        },
+        backend_details=details,
+        diagnosis=run.diagnosis,
+        input_sha256=dict(sorted(run.prep.inputs.hashes.items())),
+        versions=_versions(),
+        build_time_s=round(run.times.get("build_s", 0.0), 3),
+        solve_time_s=round(run.times.get("solve_s", 0.0), 3),
+        total_time_s=round(run.times.get("total_s", 0.0), 3),
+    )
+
+
+def write_run(run: Run, out: Path) -> Summary:
+    """Write the result folder atomically; return the summary written."""
+    with atomic_dir(out) as tmp:
+        checks = run.prep.eligibility.checks.copy()
+        checks[["figure", "threshold"]] = checks[["figure", "threshold"]].astype(float).round(6)
+        write_csv(checks, tmp / "eligibility.csv")
+        allocations = None
+        if run.evaluation is not None:
+            allocations = allocations_table(run)
+            write_csv(allocations, tmp / "allocations.csv")
+            write_csv(resources_table(run), tmp / "resources.csv")
+        result = summary(run, allocations)
+        write_json(result.model_dump(mode="json"), tmp / "summary.json")
+        if run.diagnosis is not None:
+            write_json(run.diagnosis.model_dump(mode="json"), tmp / "diagnosis.json")
+    return result

@@ -1,0 +1,113 @@
+"""One scenario run: load, check, prepare, build, solve, decode, evaluate (and diagnose)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from allocator.backends.base import Settings, SolveResult, Status, get_backend
+from allocator.diagnose import diagnose
+from allocator.evaluate import Evaluation, evaluate
+from allocator.formulation.build import Model, build_model
+from allocator.inputs import load_inputs
+from allocator.io import InputError
+from allocator.prepare import Prepared, prepare
+from models.result import Diagnosis
+from models.tables import Problem
+
+
+@dataclass
+class Run:
+    prep: Prepared
+    model: Model
+    result: SolveResult
+    starts: pd.Series  # start year per approved project
+    purchased: pd.Series  # per (resource, year, scope)
+    evaluation: Evaluation | None = None
+    diagnosis: Diagnosis | None = None
+    times: dict[str, float] = field(default_factory=dict)
+
+
+def settings_of(prep: Prepared) -> Settings:
+    s = prep.scenario.solver
+    return Settings(
+        time_limit_s=s.time_limit_s,
+        gap_rel=s.gap_rel,
+        threads=s.threads,
+        seed=s.seed,
+        cpsat_purchase_step=s.cpsat_purchase_step,
+    )
+
+
+def check_locks(prep: Prepared) -> None:
+    """A locked-in project must be eligible and offered: that is an input error, not a
+    question for the solver."""
+    sc = prep.scenario
+    reason = prep.eligibility.reason
+    problems = [
+        Problem(
+            prep.inputs.path.name,
+            f"project is locked in but {reason[pid]}: remove the lock or fix the project's data",
+            field="locked_in",
+            value=pid,
+        )
+        for pid in sc.locked_in
+        if reason[pid] != ""
+    ]
+    if problems:
+        raise InputError(problems)
+
+
+def decode(model: Model, x: np.ndarray) -> tuple[pd.Series, pd.Series]:
+    """Start years of approved projects and purchases per supply row, from a solution."""
+    on = model.s[x[model.s["col"].to_numpy()] > 0.5]
+    first = on.drop_duplicates("project_id", keep="first")  # started by t: from t on
+    starts = pd.Series(first["year"].to_numpy(), index=first["project_id"].to_numpy(), dtype=int)
+    buy = model.buy
+    amounts = np.where(buy["col"] >= 0, x[buy["col"].clip(lower=0).to_numpy()], 0.0)
+    amounts = np.round(amounts, 6) + 0.0  # no -0.0 in outputs
+    index = pd.MultiIndex.from_frame(buy[["resource", "year", "scope"]])
+    return starts, pd.Series(amounts, index=index)
+
+
+def solve_scenario(
+    path: Path, backend: str | None = None, progress: Callable[[str], None] | None = None
+) -> Run:
+    """Run a scenario; raises ``InputError`` (with every problem) on bad input."""
+    say = progress or (lambda _msg: None)
+    t0 = time.perf_counter()
+    say("reading and checking inputs")
+    inputs = load_inputs(path)
+    prep = prepare(inputs)
+    check_locks(prep)
+    t1 = time.perf_counter()
+    say("building the model")
+    model = build_model(prep)
+    t2 = time.perf_counter()
+    name = backend or prep.scenario.solver.backend
+    rows, cols = model.lp.shape
+    say(f"solving with {name} ({cols:,} columns, {rows:,} rows)")
+    settings = settings_of(prep)
+    result = get_backend(name)(model.lp, settings)
+    t3 = time.perf_counter()
+    run = Run(prep, model, result, pd.Series(dtype=int), pd.Series(dtype=float))
+    if result.x is not None:
+        run.starts, run.purchased = decode(model, result.x)
+        say("checking the allocation against the tables")
+        run.evaluation = evaluate(prep, run.starts, run.purchased)
+    elif result.status is Status.INFEASIBLE:
+        say("infeasible: finding the rows that must give way")
+        units = {k: r.unit for k, r in prep.scenario.resources.items()}
+        run.diagnosis = diagnose(model, settings, name, units)
+    run.times = {
+        "load_s": t1 - t0,
+        "build_s": t2 - t1,
+        "solve_s": t3 - t2,
+        "total_s": time.perf_counter() - t0,
+    }
+    return run

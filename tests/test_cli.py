@@ -1,0 +1,167 @@
+"""The command line end to end: the sample city, bad input, infeasibility, determinism."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from allocator.cli import app
+from allocator.sample import generate
+from tests.conftest import project
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+TIMING = ("build_time_s", "solve_time_s", "total_time_s")
+
+
+def run(*args: str):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_sample_end_to_end_time_limited(sample_scenario, tmp_path):
+    """A run stopped by its time limit writes its best allocation, flagged as not proven."""
+    path = sample_scenario(tmp_path, solver={"time_limit_s": 2})
+    out = tmp_path / "out"
+    result = run("solve", path, "--out", out)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "feasible"
+    assert summary["gap"] > summary["gap_limit"]
+    assert summary["evaluator"]["ok"] is True
+    assert summary["objective_wan_cny"] == pytest.approx(summary["evaluator"]["objective_wan_cny"])
+    assert summary["input_sha256"].keys() == {"projects", "firms", "supplies", "parks", "scenario"}
+    alloc = pd.read_csv(out / "allocations.csv", encoding="utf-8-sig")
+    assert len(alloc) == 1000
+    assert list(alloc.columns[:8]) == ["project_id", "name", "district", "sector", "kind",
+                                       "status", "start_year", "value_wan_cny"]  # fmt: skip
+    for col in ("land_quota_mu", "energy_tce", "coal_t", "bond_wan_cny", "reason"):
+        assert col in alloc.columns
+    approved = alloc[alloc["status"] == "approved"]
+    assert set(approved["reason"]) <= {"APPROVED", "LOCKED_IN"}
+    assert alloc.set_index("project_id").at["P-0001", "reason"] == "LOCKED_IN"
+    assert alloc.set_index("project_id").at["P-0003", "reason"] == "LOCKED_OUT"
+    assert (
+        alloc.loc[alloc["status"] == "ineligible", "reason"].str.startswith("INELIGIBLE_")
+        | (alloc.loc[alloc["status"] == "ineligible", "reason"] == "NOT_OFFERED")
+    ).all()
+    assert approved["start_year"].between(2027, 2029).all()
+    res = pd.read_csv(out / "resources.csv", encoding="utf-8-sig")
+    assert (res["used"] <= res["supply"] + res["purchased"] + res["carried_in"] + 1e-6).all()
+    assert (out / "eligibility.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """A 200-project city with the baseline's rules minus the locks and counts."""
+    folder = tmp_path_factory.mktemp("small")
+    data = generate(folder / "data", n_projects=200)
+    doc = yaml.safe_load((ROOT / "scenarios" / "baseline.yaml").read_text())
+    doc.update(name="small", locked_in={}, locked_out=[], count_rules=[])
+    doc["data"] = {k: str(data / f"{k}.csv") for k in ("projects", "firms", "supplies", "parks")}
+    path = folder / "small.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def test_same_inputs_give_byte_identical_results(small, tmp_path):
+    outs = [tmp_path / "a", tmp_path / "b"]
+    for out in outs:
+        result = run("solve", small, "--out", out)
+        assert result.exit_code == 0, result.output
+    first, second = (json.loads((o / "summary.json").read_text()) for o in outs)
+    assert first["status"] == "optimal" and first["gap"] <= 1e-4
+    for name in ("allocations.csv", "resources.csv", "eligibility.csv"):
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+    for key in TIMING:
+        first.pop(key), second.pop(key)
+    assert first == second
+
+
+def test_other_backend_same_optimum(small, tmp_path):
+    base = run("solve", small, "--out", tmp_path / "h")
+    other = run("solve", small, "--out", tmp_path / "s", "--backend", "ortools_scip")
+    assert base.exit_code == other.exit_code == 0
+    a, b = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("h", "s"))
+    assert b["backend"] == "ortools_scip"
+    assert b["objective_wan_cny"] == pytest.approx(a["objective_wan_cny"], rel=2e-4)
+
+
+def test_rerun_replaces_the_folder_whole(small, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "stale.txt").write_text("old")
+    assert run("solve", small, "--out", out).exit_code == 0
+    assert not (out / "stale.txt").exists()
+    assert not list(tmp_path.glob(".out.*"))  # no temporary folder left behind
+
+
+BAD = [
+    (
+        "negative demand",
+        {"energy_tce_per_year": -5},
+        "field `energy_tce_per_year` = '-5' must be ≥ 0",
+    ),
+    ("unknown district", {"district": "beijing"}, "field `district` = 'beijing' must be one of"),
+    ("empty number", {"jobs": ""}, "field `jobs` = '' must not be empty"),
+    ("infinity", {"land_mu": "inf"}, "field `land_mu` = 'inf' must be a finite number"),
+    ("cycle", {"requires": "P-1"}, "forms a cycle: P-1 -> P-1"),
+]
+
+
+@pytest.mark.parametrize(("what", "change", "message"), BAD, ids=[b[0] for b in BAD])
+def test_bad_input_exits_2_and_writes_nothing(case, tmp_path, what, change, message):
+    path = case([project(**change), project(project_id="P-2")],
+                [("land_quota", 2027, "xuecheng", 100), ("energy", 2027, "city", 5000)])  # fmt: skip
+    out = tmp_path / "out"
+    result = run("solve", path, "--out", out)
+    assert result.exit_code == 2
+    assert "projects.csv row 2 (P-1):" in result.output or what == "cycle"
+    assert message in result.output.replace("\n", " ") or message in result.output
+    assert not out.exists()
+    assert run("validate", path).exit_code == 2
+
+
+def test_all_problems_at_once(case, tmp_path):
+    rows = [project(land_mu=-1), project(project_id="P-2", district="mars", readiness=2)]
+    path = case(rows, [("land_quota", 2027, "xuecheng", 100), ("energy", 2035, "city", 5)])
+    result = run("validate", path)
+    assert result.exit_code == 2
+    assert "invalid input: 4 problem(s)" in result.output
+    for text in ("`land_mu`", "`district` = 'mars'", "`readiness` = '2.0'", "`year` = '2035'"):
+        assert text in result.output
+
+
+def test_infeasible_locked_in_projects_exit_3_with_diagnosis(case, tmp_path):
+    rows = [project(project_id="P-1", land_mu=60), project(project_id="P-2", land_mu=60),
+            project(project_id="P-3", land_mu=10)]  # fmt: skip
+    supplies = [("land_quota", 2027, "xuecheng", 100), ("energy", 2027, "city", 1e6)]
+    path = case(rows, supplies, {"locked_in": {"P-1": 2027, "P-2": 2027},
+                                 "horizon": {"start": 2027, "end": 2027}})  # fmt: skip
+    out = tmp_path / "out"
+    result = run("solve", path, "--out", out)
+    assert result.exit_code == 3
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "infeasible"
+    diag = summary["diagnosis"]
+    assert diag["locked_in"] == ["P-1", "P-2"]
+    (row,) = diag["relaxed_rows"]
+    assert row["row"] == "land_quota[year=2027,scope=xuecheng]"
+    assert row["shortfall"] == pytest.approx(20)
+    assert row["unit"] == "mu"
+    assert "short by 20.00 mu" in diag["text"]
+    assert json.loads((out / "diagnosis.json").read_text()) == diag
+    assert not (out / "allocations.csv").exists()
+
+
+def test_locked_in_ineligible_project_is_bad_input(case, tmp_path):
+    path = case([project(annual_tax_wan_cny=1)], [("land_quota", 2027, "xuecheng", 100),
+                                                  ("energy", 2027, "city", 5000)],
+                {"locked_in": {"P-1": None}})  # fmt: skip
+    result = run("solve", path, "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert "locked in but INELIGIBLE_BELOW_TAX_FLOOR" in result.output

@@ -1,0 +1,150 @@
+"""Bad input: every problem reported at once, naming file, row, field, value and rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from allocator.inputs import load_inputs, load_scenario
+from allocator.io import InputError
+from models.tables import PROJECTS, parse_table
+from tests.conftest import project
+
+SUPPLY = [("land_quota", 2027, "xuecheng", 100), ("energy", 2027, "city", 5000)]
+
+
+def problems_of(path: Path) -> list[str]:
+    with pytest.raises(InputError) as info:
+        load_inputs(path)
+    return [str(p) for p in info.value.problems]
+
+
+def test_every_bad_cell_is_reported_with_row_field_value_and_rule(case):
+    rows = [
+        project(project_id="P-1", land_mu=-3),
+        project(project_id="P-2", energy_tce_per_year="nan", district="atlantis"),
+        project(project_id="P-3", annual_tax_wan_cny="", investment_wan_cny="inf"),
+        project(project_id="P-4", readiness=1.5, build_years=1.5, kind="mega"),
+    ]
+    found = problems_of(case(rows, SUPPLY))
+    expected = [
+        "projects.csv row 2 (P-1): field `land_mu` = '-3' must be ≥ 0",
+        "projects.csv row 3 (P-2): field `energy_tce_per_year` = 'nan' must be a finite number",
+        "projects.csv row 3 (P-2): field `district` = 'atlantis' must be one of: xuecheng",
+        "projects.csv row 4 (P-3): field `annual_tax_wan_cny` = '' must not be empty",
+        "projects.csv row 4 (P-3): field `investment_wan_cny` = 'inf' must be a finite number",
+        "projects.csv row 5 (P-4): field `readiness` = '1.5' must be ≤ 1",
+        "projects.csv row 5 (P-4): field `build_years` = '1.5' must be a whole number",
+        "projects.csv row 5 (P-4): field `kind` = 'mega' must be one of: new, expansion",
+    ]
+    for text in expected:
+        assert any(f.startswith(text) for f in found), (text, found)
+    assert len(found) == len(expected)
+
+
+def test_missing_extra_and_wrong_unit_columns(case):
+    row = project()
+    row.pop("jobs")
+    row["land_ha"] = row.pop("land_mu")
+    row["notes"] = "x"
+    found = problems_of(case([row], SUPPLY))
+    assert "projects.csv: field `jobs` required column is missing" in found
+    assert any(
+        "field `land_ha`" in f and "unit `ha`" in f and "`land_mu` in `mu`" in f for f in found
+    )
+    assert any("field `notes`" in f and "unknown column" in f for f in found)
+    assert not any("`land_mu` required column is missing" in f for f in found)  # named once
+
+
+def test_money_in_yuan_is_a_wrong_unit():
+    projects = pd.DataFrame([{**project(), "investment_yuan": 1}]).drop(
+        columns="investment_wan_cny"
+    )
+    _, problems = parse_table(projects.astype(str), PROJECTS, "projects.csv")
+    assert [p.field for p in problems] == ["investment_yuan"]
+    assert "unit `yuan`" in problems[0].rule
+
+
+def test_unknown_reference_and_requires_cycle(case):
+    rows = [
+        project(project_id="P-1", requires="P-2"),
+        project(project_id="P-2", requires="P-3"),
+        project(project_id="P-3", requires="P-1", excludes="P-9"),
+    ]
+    found = problems_of(case(rows, SUPPLY))
+    assert any("field `excludes` = 'P-9' names no project" in f for f in found)
+    cycle = [f for f in found if "forms a cycle" in f]
+    assert len(cycle) == 1 and "P-1 -> P-2 -> P-3 -> P-1" in cycle[0]
+
+
+def test_supply_year_outside_horizon_and_bad_scope(case):
+    supplies = [*SUPPLY, ("energy", 2031, "city", 10), ("land_quota", 2027, "city", 5)]
+    found = problems_of(case([project()], supplies))
+    assert any(
+        "row 4 (energy): field `year` = '2031' year is outside the scenario horizon" in f
+        for f in found
+    )
+    assert any("row 5 (land_quota): field `scope` = 'city'" in f for f in found)
+
+
+def test_missing_file_is_named(case, tmp_path):
+    path = case([project()], SUPPLY)
+    (path.parent / "supplies.csv").unlink()
+    found = problems_of(path)
+    assert found == [f"supplies.csv: file not found: {path.parent / 'supplies.csv'}"]
+
+
+def test_scenario_errors_name_the_field(case):
+    path = case([project()], SUPPLY, {"horizon": {"start": 2027, "end": 2026}, "typo": 1})
+    with pytest.raises(InputError) as info:
+        load_scenario(path)
+    text = [str(p) for p in info.value.problems]
+    assert any("field `typo`" in t and "Extra inputs are not permitted" in t for t in text)
+    assert any("horizon" in t and "before horizon.start" in t for t in text)
+
+
+def test_locked_project_unknown_or_outside_window(case):
+    path = case([project(earliest_year=2028)], SUPPLY, {"locked_in": {"P-1": 2027, "P-7": None}})
+    found = problems_of(path)
+    assert any("`locked_in.P-1` = '2027' year is outside the project's" in f for f in found)
+    assert any("`locked_in` = 'P-7' names no project" in f for f in found)
+
+
+def test_extends_merges_and_keeps_data_paths(case, tmp_path):
+    base = case([project()], SUPPLY)
+    sub = tmp_path / "variants"
+    sub.mkdir()
+    child = sub / "cut.yaml"
+    child.write_text(
+        yaml.safe_dump(
+            {
+                "extends": "../case/scenario.yaml",
+                "name": "cut",
+                "resources": {"energy": {"supply_factor": 0.9}},
+            }
+        )
+    )
+    sc = load_scenario(child)
+    assert sc.name == "cut"
+    assert sc.resources["energy"].supply_factor == 0.9
+    assert sc.resources["energy"].purchase is not None  # the rest of the base is kept
+    inputs = load_inputs(child)
+    assert len(inputs.projects) == 1
+    assert load_scenario(base).resources["energy"].supply_factor == 1.0
+
+
+def test_excel_and_parquet_inputs(case):
+    path = case([project(), project(project_id="P-2", land_mu=0)], SUPPLY)
+    frame = pd.read_csv(path.parent / "projects.csv", dtype=str, keep_default_na=False)
+    frame.to_excel(path.parent / "projects.xlsx", index=False)
+    frame.to_parquet(path.parent / "projects.parquet")
+    from_csv = load_inputs(path).projects
+    for suffix in ("xlsx", "parquet"):
+        doc = yaml.safe_load(path.read_text())
+        doc["data"]["projects"] = f"projects.{suffix}"
+        path.write_text(yaml.safe_dump(doc))
+        other = load_inputs(path).projects
+        pd.testing.assert_frame_equal(other, from_csv, check_dtype=False)
