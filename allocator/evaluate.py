@@ -161,12 +161,13 @@ def _projects(prep: Prepared, starts: pd.Series) -> list[str]:
     return bad + [f"excludes[{a},{b}]: both approved" for a, b in sorted(clashes)]
 
 
-def _period_years(per: object, years: list[int]) -> list[list[int]]:
+def _periods(per: object, years: list[int]) -> list[tuple[str, list[int]]]:
+    """(label, years) of each period of a rule: every year, one year, or the horizon."""
     if per in ("year", "each"):
-        return [[t] for t in years]
+        return [(str(t), [t]) for t in years]
     if per in ("horizon", None):
-        return [years]
-    return [[int(per)]]  # type: ignore[call-overload]
+        return [("horizon", years)]
+    return [(str(per), [int(str(per))])]
 
 
 def _rules(prep: Prepared, starts: pd.Series) -> tuple[list[str], dict[str, float], float]:
@@ -178,22 +179,22 @@ def _rules(prep: Prepared, starts: pd.Series) -> tuple[list[str], dict[str, floa
     penalty = 0.0
     years = sc.horizon.years
 
-    def record(label: str, need: float, have: float, soft: float | None) -> None:
+    def record(what: str, need: float, have: float, soft: float | None) -> None:
         nonlocal penalty
         gap = max(need - have, 0.0)
         if gap <= TOL * max(1.0, abs(need)):
             return
         if soft is None:
-            bad.append(f"{label}: needs {need:,.4f}, has {have:,.4f}")
+            bad.append(f"{what}: needs {need:,.4f}, has {have:,.4f}")
         else:
-            short[label] = gap
+            short[what] = gap
             penalty += soft * gap
 
     for rule in sc.group_rules:
         in_group = matches(pr, rule.group, sc.sectors)
         recurring = rule.measure in sc.resources and sc.resources[rule.measure].kind == "recurring"
         m = prep.demand[rule.measure] if rule.measure in sc.resources else pr[rule.measure]
-        for period in _period_years(rule.per, years):
+        for label, period in _periods(rule.per, years):
             on = starts[starts <= period[-1]] if recurring else starts[starts.isin(period)]
             total = float(m.reindex(on.index).sum())
             grp = float(m.reindex(on.index)[in_group.reindex(on.index).to_numpy()].sum())
@@ -203,7 +204,7 @@ def _rules(prep: Prepared, starts: pd.Series) -> tuple[list[str], dict[str, floa
                     & prep.supply["year"].isin(period[-1:] if recurring else period)
                 ]
                 total = float((sup["amount"] + sup["freed"]).sum())
-            tag = f"group:{rule.name}[period={period[0] if len(period) == 1 else 'horizon'}]"
+            tag = f"group:{rule.name}[period={label}]"
             soft = rule.soft_penalty_wan_cny_per_unit
             if rule.min_total is not None:
                 record(tag + " min_total", rule.min_total, grp, soft)
@@ -218,9 +219,9 @@ def _rules(prep: Prepared, starts: pd.Series) -> tuple[list[str], dict[str, floa
         districts = list(sc.districts) if crule.district == "each" else [crule.district]
         for district in districts:
             mask = sel & (pr["district"] == district) if district else sel
-            for period in _period_years(crule.year, years):
+            for label, period in _periods(crule.year, years):
                 n = int((starts.isin(period) & mask.reindex(starts.index).fillna(False)).sum())
-                tag = f"count:{crule.name}[district={district or 'city'},period={period[0] if len(period) == 1 else 'horizon'}]"
+                tag = f"count:{crule.name}[district={district or 'city'},period={label}]"
                 soft = crule.soft_penalty_wan_cny_per_unit
                 record(tag + " min_count", crule.min_count, n, soft)
                 if crule.max_count is not None:

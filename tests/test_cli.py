@@ -165,3 +165,27 @@ def test_locked_in_ineligible_project_is_bad_input(case, tmp_path):
     result = run("solve", path, "--out", tmp_path / "out")
     assert result.exit_code == 2
     assert "locked in but INELIGIBLE_BELOW_TAX_FLOOR" in result.output
+
+
+def test_a_result_the_evaluator_rejects_is_not_written(case, tmp_path, monkeypatch):
+    """A backend that returns a broken allocation: exit 1, nothing on disk."""
+    import numpy as np
+
+    import allocator.run
+    from allocator.backends.base import Status, finish
+
+    def broken(name):
+        def solve(lp, settings):  # approves everything, whatever the rows say
+            return finish(lp, name, "broken", 0.0, Status.OPTIMAL, np.asarray(lp.col_hi), None)
+
+        return solve
+
+    monkeypatch.setattr(allocator.run, "get_backend", broken)
+    rows = [project(project_id="P-1"), project(project_id="P-2")]
+    path = case(rows, [("land_quota", 2027, "xuecheng", 60), ("energy", 2027, "city", 5000)])
+    out = tmp_path / "out"
+    result = run("solve", path, "--out", out)
+    assert result.exit_code == 1
+    assert "evaluator rejected" in result.output
+    assert "land_quota[year=2027,scope=xuecheng]: used 100" in result.output
+    assert not out.exists()
