@@ -144,7 +144,7 @@ def test_infeasible_locked_in_projects_exit_3_with_diagnosis(case, tmp_path):
                                  "horizon": {"start": 2027, "end": 2027}})  # fmt: skip
     out = tmp_path / "out"
     result = run("solve", path, "--out", out)
-    assert result.exit_code == 3
+    assert result.exit_code == 3, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "infeasible"
     diag = summary["diagnosis"]

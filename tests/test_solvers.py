@@ -168,3 +168,29 @@ def test_enumeration_itself_sees_the_rules():
     assert brute_force(rows, rich, [2027, 2028, 2029]) > brute_force(
         rows, supplies, [2027, 2028, 2029]
     )
+
+
+def test_highs_through_pulp_then_ortools_in_one_process(case):
+    """OR-Tools' own HiGHS crashed a process where PuLP's HiGHS had run; it is isolated."""
+    import subprocess
+    import sys
+
+    path = case(
+        [project()], [("land_quota", 2027, "xuecheng", 100), ("energy", 2027, "city", 5000)]
+    )
+    code = (
+        "from pathlib import Path\nfrom allocator.run import solve_scenario\n"
+        "for b in ('pulp_highs', 'ortools_highs', 'highs', 'ortools_highs'):\n"
+        f"    assert solve_scenario(Path({str(path)!r}), b).result.status == 'optimal'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Running HiGHS" not in done.stdout
+
+
+def test_highs_runs_with_another_thread_count_in_the_same_process(case):
+    rows, supplies, scenario = random_case(3, 9, [2027, 2028, 2029])
+    model = build_model(prepared(case(rows, supplies, scenario)))
+    for threads in (2, 1, 2):
+        result = get_backend("highs")(model.lp, Settings(threads=threads))
+        assert result.status is Status.OPTIMAL, (threads, result.message)

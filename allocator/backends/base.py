@@ -7,10 +7,13 @@ is ``(bound − objective) / max(|objective|, 1)`` (we maximise), never the solv
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
+import os
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -95,6 +98,21 @@ def finish(
         message,
         dict(details),
     )
+
+
+@contextlib.contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """Silence file descriptor 1 (solver banners printed from C++, e.g. HiGHS's at start)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
 
 
 BACKENDS: dict[str, str] = {

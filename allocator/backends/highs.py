@@ -7,7 +7,7 @@ import time
 import highspy
 import numpy as np
 
-from allocator.backends.base import Settings, SolveResult, Status, finish
+from allocator.backends.base import Settings, SolveResult, Status, finish, quiet_stdout
 from allocator.formulation.program import LinearProgram
 
 INF = highspy.kHighsInf
@@ -38,7 +38,11 @@ def _model(lp: LinearProgram) -> highspy.HighsLp:
 
 def solve(lp: LinearProgram, settings: Settings, name: str = "highs") -> SolveResult:
     started = time.perf_counter()
-    h = highspy.Highs()
+    # HiGHS keeps one thread pool per process, sized by the first run; a run asking for
+    # another size fails ("Not Set") unless the pool is made anew.
+    highspy.Highs.resetGlobalScheduler(True)
+    with quiet_stdout():
+        h = highspy.Highs()
     h.silent()
     for key, value in {
         "time_limit": float(settings.time_limit_s),

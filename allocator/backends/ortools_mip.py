@@ -1,24 +1,38 @@
-"""MIP solvers through OR-Tools' linear solver wrapper: HiGHS, SCIP and CBC."""
+"""MIP solvers through OR-Tools' linear solver wrapper: HiGHS, SCIP and CBC.
+
+OR-Tools carries its own build of HiGHS, which crashes (segmentation fault) in a process
+where highspy's HiGHS has run through PuLP. HiGHS through OR-Tools therefore always runs
+in a fresh child process (spawned, so it shares no loaded library with this one).
+"""
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from importlib.metadata import version as package_version
 
 import numpy as np
 from ortools.linear_solver import pywraplp
 
-from allocator.backends.base import Settings, SolveResult, Status, finish
+from allocator.backends.base import Settings, SolveResult, Status, finish, quiet_stdout
 from allocator.formulation.program import LinearProgram
 
 ENGINES = {"ortools_highs": "HIGHS", "ortools_scip": "SCIP", "ortools_cbc": "CBC"}
 
 
 def solve(lp: LinearProgram, settings: Settings, name: str = "ortools_scip") -> SolveResult:
+    if ENGINES[name] != "HIGHS" or multiprocessing.current_process().name != "MainProcess":
+        return _solve_here(lp, settings, name)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_solve_here, (lp, settings, name))
+
+
+def _solve_here(lp: LinearProgram, settings: Settings, name: str) -> SolveResult:
     started = time.perf_counter()
     engine = ENGINES[name]
     version = f"ortools {package_version('ortools')} ({engine})"
-    solver = pywraplp.Solver.CreateSolver(engine)
+    with quiet_stdout():  # the HiGHS banner
+        solver = pywraplp.Solver.CreateSolver(engine)
     if solver is None:
         return finish(
             lp,
@@ -62,7 +76,8 @@ def solve(lp: LinearProgram, settings: Settings, name: str = "ortools_scip") -> 
         )
     params = pywraplp.MPSolverParameters()
     params.SetDoubleParam(params.RELATIVE_MIP_GAP, float(settings.gap_rel))
-    raw = solver.Solve(params)
+    with quiet_stdout():
+        raw = solver.Solve(params)
     has_x = raw in (solver.OPTIMAL, solver.FEASIBLE)
     status = {
         solver.OPTIMAL: Status.OPTIMAL,

@@ -14,7 +14,7 @@ import cbcbox
 import numpy as np
 import pulp
 
-from allocator.backends.base import Settings, SolveResult, Status, finish
+from allocator.backends.base import Settings, SolveResult, Status, finish, quiet_stdout
 from allocator.formulation.program import LinearProgram
 
 
@@ -86,7 +86,8 @@ def solve(lp: LinearProgram, settings: Settings, name: str = "pulp_cbc") -> Solv
                 random_seed=settings.seed,
             )
             version = f"pulp {pulp.__version__} (HiGHS)"
-        prob.solve(solver)
+        with quiet_stdout():
+            prob.solve(solver)
         log = log_path.read_text(errors="replace") if log_path.exists() else ""
     has_x = prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
     if prob.status == pulp.LpStatusInfeasible or prob.sol_status == pulp.LpSolutionInfeasible:
