@@ -13,7 +13,7 @@ from allocator.backends.base import BACKENDS, Settings, Status, get_backend
 from allocator.evaluate import evaluate
 from allocator.formulation.build import build_model
 from allocator.run import decode
-from tests.conftest import prepared, project
+from tests.conftest import RESOURCES, prepared, project
 
 PRICE, CAP, LIMIT = 2.0, 300.0, 0.6
 
@@ -59,14 +59,7 @@ def random_case(seed: int, n: int, years: list[int]):
     scenario = {
         "horizon": {"start": years[0], "end": years[-1]},
         "resources": {
-            "land_quota": {
-                "unit": "mu",
-                "kind": "one_off",
-                "scope": "district",
-                "demand_column": "land_mu",
-                "new_land": True,
-                "carry_over": True,
-            },
+            "land_quota": RESOURCES["land_quota"],
             "energy": {
                 "unit": "tce",
                 "kind": "recurring",

@@ -115,6 +115,13 @@ def quiet_stdout() -> Iterator[None]:
         os.close(devnull)
 
 
+def failure(
+    lp: LinearProgram, backend: str, version: str, started: float, status: Status, message: str
+) -> SolveResult:
+    """A result without a solution (infeasible, error), with the reason."""
+    return finish(lp, backend, version, started, status, None, None, message)
+
+
 BACKENDS: dict[str, str] = {
     "highs": "allocator.backends.highs",
     "cpsat": "allocator.backends.cpsat",

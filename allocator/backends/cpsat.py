@@ -21,7 +21,7 @@ from importlib.metadata import version as package_version
 import numpy as np
 from ortools.sat.python import cp_model
 
-from allocator.backends.base import Settings, SolveResult, Status, finish
+from allocator.backends.base import Settings, SolveResult, Status, failure, finish
 from allocator.formulation.program import LinearProgram
 
 OBJECTIVE_SCALE = 10_000
@@ -77,14 +77,12 @@ def solve(lp: LinearProgram, settings: Settings, name: str = "cpsat") -> SolveRe
         cols = A.indices[A.indptr[i] : A.indptr[i + 1]]
         if not len(cols):
             if lp.row_lo[i] > 1e-9 or lp.row_hi[i] < -1e-9:
-                return finish(
+                return failure(
                     lp,
                     name,
                     version,
                     started,
                     Status.INFEASIBLE,
-                    None,
-                    None,
                     f"row {lp.row_names[i]} has no terms and excludes 0",
                 )
             continue
@@ -94,14 +92,12 @@ def solve(lp: LinearProgram, settings: Settings, name: str = "cpsat") -> SolveRe
         lo, up = lp.row_lo[i] * scale, lp.row_hi[i] * scale
         if needs_rounding:
             if math.isfinite(lo) and math.isfinite(up):
-                return finish(
+                return failure(
                     lp,
                     name,
                     version,
                     started,
                     Status.ERROR,
-                    None,
-                    None,
                     f"row {lp.row_names[i]} cannot be made integral exactly",
                 )
             rounded.append(lp.row_names[i])

@@ -14,7 +14,7 @@ from importlib.metadata import version as package_version
 import numpy as np
 from ortools.linear_solver import pywraplp
 
-from allocator.backends.base import Settings, SolveResult, Status, finish, quiet_stdout
+from allocator.backends.base import Settings, SolveResult, Status, failure, finish, quiet_stdout
 from allocator.formulation.program import LinearProgram
 
 ENGINES = {"ortools_highs": "HIGHS", "ortools_scip": "SCIP", "ortools_cbc": "CBC"}
@@ -34,14 +34,12 @@ def _solve_here(lp: LinearProgram, settings: Settings, name: str) -> SolveResult
     with quiet_stdout():  # the HiGHS banner
         solver = pywraplp.Solver.CreateSolver(engine)
     if solver is None:
-        return finish(
+        return failure(
             lp,
             name,
             version,
             started,
             Status.ERROR,
-            None,
-            None,
             f"OR-Tools was built without {engine}",
         )
     inf = solver.infinity()
