@@ -59,17 +59,27 @@ def _row_scale(coefs: np.ndarray, reach: np.ndarray) -> tuple[int, bool]:
     return 6, True
 
 
-def solve(lp: LinearProgram, settings: Settings, name: str = "cpsat") -> SolveResult:
-    started = time.perf_counter()
-    version = f"ortools {package_version('ortools')}"
-    unit = np.where(lp.integer, 1.0, settings.cpsat_purchase_step)
+class _NoModel(Exception):
+    """The program cannot be stated for CP-SAT (status and reason)."""
+
+    def __init__(self, status: Status, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def _integral_model(
+    lp: LinearProgram, unit: np.ndarray
+) -> tuple[cp_model.CpModel, list[cp_model.IntVar], float, list[str]]:
+    """The scaled integer model, its variables (in units), the objective's largest
+    rounding error (万元) and the rows rounded conservatively."""
     hi = _continuous_caps(lp, unit)
     lo_k = np.ceil(np.where(np.isfinite(lp.col_lo), lp.col_lo, 0.0) / unit - 1e-9).astype(np.int64)
     hi_k = np.floor(hi / unit + 1e-9).astype(np.int64)
+    reach = np.maximum(np.abs(lo_k), hi_k)
     model = cp_model.CpModel()
     k = [
-        model.new_int_var(int(a), int(b), lp.col_names[j])
-        for j, (a, b) in enumerate(zip(lo_k, hi_k, strict=True))
+        model.new_int_var(int(a), int(b), name)
+        for a, b, name in zip(lo_k, hi_k, lp.col_names, strict=True)
     ]
     A = lp.A.tocsr()
     rounded = []
@@ -77,33 +87,23 @@ def solve(lp: LinearProgram, settings: Settings, name: str = "cpsat") -> SolveRe
         cols = A.indices[A.indptr[i] : A.indptr[i + 1]]
         if not len(cols):
             if lp.row_lo[i] > 1e-9 or lp.row_hi[i] < -1e-9:
-                return failure(
-                    lp,
-                    name,
-                    version,
-                    started,
-                    Status.INFEASIBLE,
-                    f"row {lp.row_names[i]} has no terms and excludes 0",
+                raise _NoModel(
+                    Status.INFEASIBLE, f"row {lp.row_names[i]} has no terms and excludes 0"
                 )
             continue
         coefs = A.data[A.indptr[i] : A.indptr[i + 1]] * unit[cols]
-        power, needs_rounding = _row_scale(coefs, np.maximum(np.abs(lo_k[cols]), hi_k[cols]))
-        scale = 10.0**power
-        lo, up = lp.row_lo[i] * scale, lp.row_hi[i] * scale
+        power, needs_rounding = _row_scale(coefs, reach[cols])
+        lo, up = lp.row_lo[i] * 10.0**power, lp.row_hi[i] * 10.0**power
+        scaled = coefs * 10.0**power
         if needs_rounding:
             if math.isfinite(lo) and math.isfinite(up):
-                return failure(
-                    lp,
-                    name,
-                    version,
-                    started,
-                    Status.ERROR,
-                    f"row {lp.row_names[i]} cannot be made integral exactly",
+                raise _NoModel(
+                    Status.ERROR, f"row {lp.row_names[i]} cannot be made integral exactly"
                 )
             rounded.append(lp.row_names[i])
-            ints = np.ceil(coefs * scale) if math.isfinite(up) else np.floor(coefs * scale)
+            ints = np.ceil(scaled) if math.isfinite(up) else np.floor(scaled)
         else:
-            ints = np.round(coefs * scale)
+            ints = np.round(scaled)
         expr = cp_model.LinearExpr.weighted_sum([k[j] for j in cols], [int(v) for v in ints])
         if math.isfinite(lo):
             model.add(expr >= math.ceil(lo - 1e-9))
@@ -112,40 +112,37 @@ def solve(lp: LinearProgram, settings: Settings, name: str = "cpsat") -> SolveRe
     c = lp.c * unit * OBJECTIVE_SCALE
     c_int = np.round(c)
     model.maximize(cp_model.LinearExpr.weighted_sum(k, [int(v) for v in c_int]))
-    # The rounding error of the objective at any solution is at most this (in 万元).
-    slack = float(np.abs(c - c_int) @ np.maximum(np.abs(lo_k), hi_k)) / OBJECTIVE_SCALE
+    slack = float(np.abs(c - c_int) @ reach) / OBJECTIVE_SCALE
+    return model, k, slack, rounded
 
+
+def solve(lp: LinearProgram, settings: Settings, name: str = "cpsat") -> SolveResult:
+    started = time.perf_counter()
+    version = f"ortools {package_version('ortools')}"
+    unit = np.where(lp.integer, 1.0, settings.cpsat_purchase_step)
+    try:
+        model, k, slack, rounded = _integral_model(lp, unit)
+    except _NoModel as exc:
+        return failure(lp, name, version, started, exc.status, str(exc))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = float(settings.time_limit_s)
     solver.parameters.relative_gap_limit = float(settings.gap_rel)
     solver.parameters.num_workers = int(settings.threads)
     solver.parameters.random_seed = int(settings.seed)
     raw = solver.solve(model)
-    s = cp_model
     status = {
-        s.OPTIMAL: Status.OPTIMAL,
-        s.FEASIBLE: Status.FEASIBLE,
-        s.INFEASIBLE: Status.INFEASIBLE,
-        s.MODEL_INVALID: Status.ERROR,
-        s.UNKNOWN: Status.NO_SOLUTION,
+        cp_model.OPTIMAL: Status.OPTIMAL,
+        cp_model.FEASIBLE: Status.FEASIBLE,
+        cp_model.INFEASIBLE: Status.INFEASIBLE,
+        cp_model.MODEL_INVALID: Status.ERROR,
+        cp_model.UNKNOWN: Status.NO_SOLUTION,
     }[raw]
     x = None
-    bound = None
     if status.has_solution:
         x = np.array([solver.value(v) for v in k], dtype=float) * unit
-        bound = solver.best_objective_bound / OBJECTIVE_SCALE + slack
-    elif status is Status.NO_SOLUTION:
-        bound = solver.best_objective_bound / OBJECTIVE_SCALE + slack
-    return finish(
-        lp,
-        name,
-        version,
-        started,
-        status,
-        x,
-        bound,
-        solver.status_name(raw),
-        objective_scale=OBJECTIVE_SCALE,
-        purchase_step=settings.cpsat_purchase_step,
-        rows_rounded=rounded,
-    )
+    bound = None
+    if status.has_solution or status is Status.NO_SOLUTION:
+        bound = solver.best_objective_bound / OBJECTIVE_SCALE + slack  # valid despite rounding
+    return finish(lp, name, version, started, status, x, bound, solver.status_name(raw),
+                  objective_scale=OBJECTIVE_SCALE, purchase_step=settings.cpsat_purchase_step,
+                  rows_rounded=rounded)  # fmt: skip
