@@ -38,15 +38,11 @@ def _print_summary(s: Summary, out: Path) -> None:
     table.add_column("year", justify="right")
     table.add_column("supply", justify="right")
     table.add_column("purchased", justify="right")
+    table.add_column("carried in", justify="right")
     table.add_column("used", justify="right")
     for u in s.resource_use:
-        table.add_row(
-            f"{u.resource} ({u.unit})",
-            str(u.year),
-            f"{u.supply:,.0f}",
-            f"{u.purchased:,.0f}",
-            f"{u.used:,.0f}",
-        )
+        figures = (u.supply, u.purchased, u.carried_in, u.used)
+        table.add_row(f"{u.resource} ({u.unit})", str(u.year), *(f"{v:,.0f}" for v in figures))
     out_console.print(table)
     approved = s.projects.get("approved", 0)
     out_console.print(

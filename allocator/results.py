@@ -119,7 +119,7 @@ def summary(run: Run, allocations: pd.DataFrame | None) -> Summary:
     use = []
     if ev is not None:
         grouped = ev.resources.groupby(["resource", "year"], sort=False)[
-            ["supply", "purchased", "used"]
+            ["supply", "purchased", "carried_in", "used"]
         ].sum()
         for (name, year), r in grouped.iterrows():
             use.append(
@@ -129,6 +129,7 @@ def summary(run: Run, allocations: pd.DataFrame | None) -> Summary:
                     year=year,
                     supply=round(r.supply, DECIMALS),
                     purchased=round(r.purchased, DECIMALS),
+                    carried_in=round(r.carried_in, DECIMALS),
                     used=round(r.used, DECIMALS),
                 )
             )

@@ -31,6 +31,7 @@ class ResourceUse(BaseModel):
     year: int
     supply: float
     purchased: float
+    carried_in: float = Field(0.0, description="Unused one-off supply of earlier years.")
     used: float
 
 
