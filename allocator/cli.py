@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from allocator.backends.base import BACKENDS, Status
-from allocator.io import InputError
+from allocator.io import InputError, atomic_dir
 from models.result import Summary
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -128,6 +128,49 @@ def generate_sample(
         return
     generate(out, seed=seed, n_projects=projects)
     out_console.print(f"sample city written to {out}")
+
+
+land_app = typer.Typer(no_args_is_help=True, help="Idle and low-efficiency land, reuse sites.")
+app.add_typer(land_app, name="land")
+
+
+@land_app.command("scan")
+def land_scan(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    out: Annotated[Path | None, typer.Option(help="Folder (default out/<name>-land).")] = None,
+    lang: Annotated[str, typer.Option(help="CSV headers: en or zh (台账).")] = "en",
+) -> None:
+    """Scan the parcel layer and write the reuse list, without allocating."""
+    from allocator.land.output import write_reuse_list
+    from allocator.run import land_of
+
+    if lang not in ("en", "zh"):
+        err.print(f"--lang was {lang!r} but is expected to be one of ['en', 'zh']")
+        raise typer.Exit(EXIT_INVALID)
+    try:
+        with err.status("scanning the parcel layer"):
+            inputs, result = land_of(scenario)
+    except InputError as exc:
+        _report_problems(exc)
+        raise typer.Exit(EXIT_INVALID) from None
+    sc = inputs.scenario
+    target = out or Path("out") / f"{sc.name}-land"
+    with atomic_dir(target) as tmp:
+        write_reuse_list(result, tmp, sc.as_of.isoformat(), lang)
+    codes = result.findings[result.findings["result"] == "finding"]["rule"].value_counts()
+    table = Table(title=f"{sc.name}: land scan as of {sc.as_of}")
+    table.add_column("finding")
+    table.add_column("parcels", justify="right")
+    for code, count in codes.items():
+        table.add_row(str(code), f"{count:,}")
+    out_console.print(table)
+    took = "from the cache" if result.cached else f"in {result.seconds:.1f} s"
+    out_console.print(
+        f"{len(result.parcels):,} parcels scanned {took}; {len(result.reuse_list):,} flagged; "
+        f"{len(result.sites):,} reuse sites, {result.sites['area_mu'].sum():,.0f} mu; "
+        f"{len(result.warnings)} warnings"
+    )
+    out_console.print(f"reuse list in {target}")
 
 
 @app.command()

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.inputs import Inputs
+from models.scenario import Eligibility as EligibilityRules
 
 CHECK_COLUMNS = ["project_id", "rule", "figure", "unit", "comparator", "threshold", "result"]
 
@@ -65,7 +66,21 @@ def zone_level(inputs: Inputs) -> pd.Series:
     return pr["park"].map(inputs.parks["zone_level"]).fillna("other")
 
 
-def check_projects(inputs: Inputs) -> Eligibility:
+def intensity_floor(zone: pd.Series, sector: pd.Series, el: EligibilityRules) -> pd.Series:
+    """Investment-intensity floor (万元 per mu) for landing in a zone level, per sector."""
+    floor = zone.map(el.intensity_floor_wan_cny_per_mu).astype(float)
+    for name, table in el.intensity_floor_by_sector.items():
+        mask = (sector == name).to_numpy()
+        floor[mask] = zone[mask].map(table).astype(float).fillna(floor[mask])
+    return floor
+
+
+def check_projects(
+    inputs: Inputs, grades: pd.DataFrame | None = None, site_zones: pd.DataFrame | None = None
+) -> Eligibility:
+    """Every rule for every project. ``grades``: the per-mu evaluation of firms (for
+    FIRM_CLASS_D); ``site_zones``: district and zone level of the reuse sites, where a project
+    may also land (the intensity floor is then the lowest of the places open to it)."""
     sc, pr = inputs.scenario, inputs.projects
     el = sc.eligibility
     rows: list[pd.DataFrame] = []
@@ -73,11 +88,13 @@ def check_projects(inputs: Inputs) -> Eligibility:
     industrial = (land > 0) & (pr["kind"] != "infrastructure")
     per_mu = land.where(land > 0)
 
-    zone = zone_level(inputs)
-    floor = zone.map(el.intensity_floor_wan_cny_per_mu).astype(float)
-    for sector, table in el.intensity_floor_by_sector.items():
-        mask = pr["sector"] == sector
-        floor[mask] = zone[mask].map(table).fillna(floor[mask])
+    floor = intensity_floor(zone_level(inputs), pr["sector"], el)
+    if site_zones is not None and not site_zones.empty:
+        for zone in site_zones["zone_level"].unique():
+            there = site_zones.loc[site_zones["zone_level"] == zone, "district"].unique()
+            reach = pr["district"].isin(there) | sc.land.placement.cross_district
+            other = intensity_floor(pd.Series(zone, index=pr.index), pr["sector"], el)
+            floor = floor.where(~reach, np.minimum(floor, other))
     _rule(
         rows,
         "BELOW_INTENSITY_FLOOR",
@@ -163,6 +180,12 @@ def check_projects(inputs: Inputs) -> Eligibility:
             el.bond_coverage_min,
         )
 
+    if grades is not None:
+        upgrade = pr["kind"].isin(["expansion", "tech_upgrade"]) & pr["firm_id"].notna()
+        share = pr["firm_id"].map(grades["rank_share"])
+        shares = sc.land.evaluation.class_shares
+        d_from = float(np.cumsum([shares[k] for k in "ABCD"])[2])  # as the grading cuts
+        _rule(rows, "FIRM_CLASS_D", upgrade, share, "rank_share", "<=", d_from)
     checks = pd.concat(rows, ignore_index=True)
     for name, res in sc.resources.items():
         if res.must_buy_intensity_max is None:

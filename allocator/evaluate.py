@@ -14,9 +14,22 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from allocator.eligibility import intensity_floor
+from allocator.land.placement import project_xy
 from allocator.prepare import Prepared, matches
 
 TOL = 1e-6
+
+
+@dataclass
+class Allocation:
+    """What a run decides: start years, purchases, and placements on reuse sites."""
+
+    starts: pd.Series  # start year per approved project (index project_id)
+    purchased: pd.Series  # amount bought per supply row (index resource, year, scope)
+    placed: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))  # site per project
+
+
 RESOURCE_COLUMNS = [
     "resource",
     "year",
@@ -48,11 +61,14 @@ def _near_le(a: float, b: float) -> bool:
     return a <= b + TOL * max(1.0, abs(a), abs(b))
 
 
-def _usage(prep: Prepared, starts: pd.Series) -> pd.DataFrame:
-    """Use of every supply row: demand of the approved projects charged to each pool."""
+def _usage(prep: Prepared, starts: pd.Series, placed: pd.Index) -> pd.DataFrame:
+    """Use of every supply row: demand of the approved projects charged to each pool
+    (projects placed on a reuse site take no new land quota)."""
     sc = prep.scenario
     approved = pd.DataFrame({"project_id": starts.index, "start": starts.to_numpy()})
     pools = prep.pools.merge(approved, on="project_id")
+    new_land = pools["resource"].map({k: r.new_land for k, r in sc.resources.items()}).astype(bool)
+    pools = pools[~(new_land & pools["project_id"].isin(placed)).to_numpy()]
     kind = pools["resource"].map({k: r.kind for k, r in sc.resources.items()})
     counts = np.where(
         kind == "recurring", pools["start"] <= pools["year"], pools["start"] == pools["year"]
@@ -64,7 +80,7 @@ def _usage(prep: Prepared, starts: pd.Series) -> pd.DataFrame:
 
 
 def _balance(
-    prep: Prepared, starts: pd.Series, purchased: pd.Series
+    prep: Prepared, starts: pd.Series, purchased: pd.Series, placed: pd.Index
 ) -> tuple[pd.DataFrame, list[str]]:
     sc = prep.scenario
     bad: list[str] = []
@@ -72,7 +88,7 @@ def _balance(
     table = table.assign(
         supply=table["amount"] + table["freed"],
         purchased=purchased.reindex(table.index).fillna(0.0),
-        used=_usage(prep, starts).reindex(table.index).fillna(0.0),
+        used=_usage(prep, starts, placed).reindex(table.index).fillna(0.0),
     )
     unknown = purchased.index.difference(table.index)
     bad += [f"purchase on {k}: no such supply row" for k in unknown if purchased[k] > TOL]
@@ -229,34 +245,80 @@ def _rules(prep: Prepared, starts: pd.Series) -> tuple[list[str], dict[str, floa
     return bad, short, penalty
 
 
-def evaluate(prep: Prepared, starts: pd.Series, purchased: pd.Series) -> Evaluation:
-    """Check an allocation.
-
-    ``starts``: start year per approved project (index project_id).
-    ``purchased``: amount bought per supply row (index resource, year, scope).
-    """
+def _placements(prep: Prepared, alloc: Allocation) -> tuple[list[str], float]:
+    """Each placement against the site and the rules of suitability, each site's area;
+    returns the violations and the acquisition cost of the sites taken."""
     sc = prep.scenario
-    starts = starts.astype(int)
-    resources, bad = _balance(prep, starts, purchased)
+    rules = sc.land.placement
+    pr = prep.inputs.projects
+    sites = prep.sites.set_index("site_id")
+    bad = [f"{p} must go on a reuse site (below its own park's intensity floor) but is not"
+           for p in prep.must_place if p in alloc.starts.index and p not in alloc.placed.index]  # fmt: skip
+    if alloc.placed.empty:
+        return bad, 0.0
+    xs, ys = project_xy(pr.loc[alloc.placed.index], sc.land.crs)
+    for (pid, site), px, py in zip(alloc.placed.items(), xs, ys, strict=True):
+        if site not in sites.index:
+            bad.append(f"{pid} placed on unknown site {site}")
+            continue
+        s, p = sites.loc[site], pr.loc[pid]
+        sector = sc.sectors[p["sector"]]
+        floor = intensity_floor(
+            pd.Series([s["zone_level"]]), pd.Series([p["sector"]]), sc.eligibility
+        )[0]
+        tests = {
+            "not approved": pid not in alloc.starts.index,
+            "needs no new land": not (p["land_mu"] > 0 and pd.isna(p["existing_parcel_id"])),
+            "another district": not rules.cross_district and s["district"] != p["district"],
+            "sector not led by the park": not rules.any_sector and bool(s["leading_sectors"])
+            and p["sector"] not in s["leading_sectors"].split(";"),
+            "chemical project outside a chemical park": sector.chemical and not s["chemical_park"],
+            "below the zone's intensity floor": p["kind"] != "infrastructure"
+            and p["investment_wan_cny"] / p["land_mu"] < floor,
+            "starts before the site is available": pid in alloc.starts.index
+            and alloc.starts[pid] < s["available_year"],
+            "too far": rules.max_distance_km is not None
+            and float(np.hypot(px - s["x"], py - s["y"])) / 1000 > rules.max_distance_km,
+        }  # fmt: skip
+        bad += [f"placement {pid} on {site}: {what}" for what, broken in tests.items() if broken]
+    land = pr.loc[alloc.placed.index, "land_mu"].groupby(alloc.placed.to_numpy()).sum()
+    for site, used in land.items():
+        if site in sites.index and not _near_le(float(used), float(sites.at[site, "area_mu"])):
+            bad.append(f"site {site}: {used:,.4f} mu placed on {sites.at[site, 'area_mu']:,.4f} mu")
+    taken = sites.reindex(land.index)["acquisition_cost_wan_cny"].fillna(0.0)
+    return bad, float(taken.sum())
+
+
+def evaluate(prep: Prepared, alloc: Allocation) -> Evaluation:
+    """Check an allocation against the tables; recompute the objective."""
+    sc = prep.scenario
+    starts = alloc.starts.astype(int)
+    placed = alloc.placed.index
+    resources, bad = _balance(prep, starts, alloc.purchased, placed)
     bad += _must_buy(prep, starts, resources)
     bad += _projects(prep, starts)
     rule_bad, short, penalty = _rules(prep, starts)
     bad += rule_bad
+    place_bad, acquisition = _placements(prep, alloc)
+    bad += place_bad
     values = prep.pairs.set_index(["project_id", "year"])["value_wan_cny"]
     keys = pd.MultiIndex.from_arrays([starts.index, starts.to_numpy()])
     value = float(values.reindex(keys).fillna(0.0).sum())
     price = prep.supply.set_index(["resource", "year", "scope"])["price"]
+    purchased = alloc.purchased
     purchase_cost = float((purchased * price.reindex(purchased.index).fillna(0.0)).sum())
     land_cost = 0.0
     per_mu = sc.objective.new_land_cost_wan_cny_per_mu
     for name, res in sc.resources.items():
         if res.new_land and per_mu:
-            land_cost += per_mu * float(prep.demand[name].reindex(starts.index).sum())
+            quota = starts.index.difference(placed)
+            land_cost += per_mu * float(prep.demand[name].reindex(quota).sum())
     parts = {
         "project_value_wan_cny": value,
         "purchase_cost_wan_cny": purchase_cost,
         "new_land_cost_wan_cny": land_cost,
+        "acquisition_cost_wan_cny": acquisition,
         "penalty_wan_cny": penalty,
     }
-    objective = value - purchase_cost - land_cost - penalty
+    objective = value - purchase_cost - land_cost - acquisition - penalty
     return Evaluation(bad, objective, parts, resources, short)

@@ -11,10 +11,12 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 from pydantic import ValidationError
 
 from allocator.io import InputError, file_sha256, read_table
+from allocator.land.layers import is_layer, read_layer, split_source
 from models.scenario import Scenario, load_document
 from models.tables import FIRMS, PARKS, PROJECTS, SUPPLIES, Problem, TableSpec, parse_table
 
@@ -82,17 +84,29 @@ def _numeric_columns(scenario: Scenario) -> list[str]:
 
 
 def _load(
-    path: Path, spec: TableSpec, problems: list[Problem], **kw: object
+    base: Path, source: str, spec: TableSpec, problems: list[Problem], **kw: object
 ) -> pd.DataFrame | None:
-    """Read and check one table; add its problems; return it only if it has none."""
+    """Read and check one table (or the attributes of a layer, ``file#layer``, whose
+    geometry is kept); add its problems; return it only if it has none."""
+    geometry = None
     try:
-        raw = read_table(path)
+        if is_layer(source):
+            frame, label = read_layer(base, source)
+            geometry = frame.geometry
+            raw = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+        else:
+            label = Path(source).name
+            raw = read_table(base / source)
     except InputError as exc:
         problems.extend(exc.problems)
         return None
-    table, found = parse_table(raw, spec, path.name, **kw)  # type: ignore[arg-type]
+    table, found = parse_table(raw, spec, label, **kw)  # type: ignore[arg-type]
     problems.extend(found)
-    return None if found else table.set_index(spec.key, drop=False)
+    if found:
+        return None
+    if geometry is not None:
+        table = gpd.GeoDataFrame(table, geometry=geometry.to_numpy(), crs=geometry.crs)
+    return table.set_index(spec.key, drop=False)
 
 
 def _requires_cycles(projects: pd.DataFrame) -> list[list[str]]:
@@ -374,22 +388,24 @@ def load_inputs(path: Path) -> Inputs:
     parks = None
     if src.parks:
         parks = _load(
-            base / src.parks,
+            base,
+            src.parks,
             PARKS,
             problems,
             choices={"district": scenario.districts, "leading_sectors": list(scenario.sectors)},
         )
     projects = _load(
-        base / src.projects,
+        base,
+        src.projects,
         PROJECTS,
         problems,
         choices={"district": scenario.districts, "sector": list(scenario.sectors)},
         extra_columns=_numeric_columns(scenario),
     )
     supplies = _load(
-        base / src.supplies, SUPPLIES, problems, choices={"resource": list(scenario.resources)}
+        base, src.supplies, SUPPLIES, problems, choices={"resource": list(scenario.resources)}
     )
-    firms = _load(base / src.firms, FIRMS, problems) if src.firms else None
+    firms = _load(base, src.firms, FIRMS, problems) if src.firms else None
     if supplies is not None:
         problems += _check_supplies(
             scenario, supplies.reset_index(drop=True), Path(src.supplies).name
@@ -403,5 +419,5 @@ def load_inputs(path: Path) -> Inputs:
     for label in ("projects", "supplies", "firms", "parks"):
         name = getattr(src, label)
         if name:
-            hashes[label] = file_sha256(base / name)
+            hashes[label] = file_sha256(base / split_source(name)[0])
     return Inputs(scenario, path, projects, supplies.reset_index(drop=True), firms, parks, hashes)

@@ -17,16 +17,32 @@ and zero-energy projects score 1 on tax per mu and energy efficiency). With
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from allocator.eligibility import Eligibility, check_projects
+from allocator.eligibility import Eligibility, check_projects, intensity_floor, zone_level
 from allocator.inputs import Inputs
+from allocator.land.placement import PAIR_COLUMNS, candidate_pairs
+from allocator.land.scan import LandScan
 from models.scenario import Filter, Sector
 
 SUPPLY_COLUMNS = ["resource", "year", "scope", "amount", "freed", "price", "cap"]
+SITE_COLUMNS = [
+    "site_id",
+    "district",
+    "park",
+    "zone_level",
+    "leading_sectors",
+    "chemical_park",
+    "area_mu",
+    "available_year",
+    "acquisition_cost_wan_cny",
+    "source",
+    "x",
+    "y",
+]
 
 
 @dataclass
@@ -39,6 +55,10 @@ class Prepared:
     pools: pd.DataFrame  # project_id, resource, year, scope: where demand is charged
     supply: pd.DataFrame  # SUPPLY_COLUMNS, one row per (resource, year, scope)
     benefit: pd.Series  # per eligible project, 万元 a year
+    land: LandScan | None = None  # the land scan, when the scenario has a parcel layer
+    sites: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SITE_COLUMNS))
+    candidates: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PAIR_COLUMNS))
+    must_place: pd.Index = field(default_factory=lambda: pd.Index([]))  # no new quota allowed
 
     @property
     def scenario(self):
@@ -110,10 +130,17 @@ def _demand(inputs: Inputs, index: pd.Index) -> tuple[pd.DataFrame, pd.DataFrame
     return pd.DataFrame(demand, index=index), pd.DataFrame(must_buy, index=index, dtype=bool)
 
 
-def _supply(inputs: Inputs) -> pd.DataFrame:
+def _supply(inputs: Inputs, earned: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Supply rows; ``freed``: closures' freed use and the new land quota earned by
+    disposing of idle and unsupplied land (增存挂钩), from its year (or the first year)."""
     sc = inputs.scenario
     su = inputs.supplies
     rows = []
+    earned_at: dict[tuple[int, str], float] = {}
+    if earned is not None:
+        for r in earned.itertuples():
+            key = (max(int(r.year), sc.horizon.start), str(r.district))
+            earned_at[key] = earned_at.get(key, 0.0) + float(r.amount_mu)
     for name, res in sc.resources.items():
         mine = su[su["resource"] == name]
         freed_by_year: dict[int, float] = {}
@@ -140,6 +167,8 @@ def _supply(inputs: Inputs) -> pd.DataFrame:
                     cap = r.purchase_cap
             amount = 0.0 if r is None else float(r.amount) * res.supply_factor
             freed = freed_by_year.get(year, 0.0) if scope == "city" else 0.0
+            if res.new_land:
+                freed += earned_at.get((year, scope), 0.0)
             rows.append((name, year, scope, amount, freed, price, cap))
     return pd.DataFrame(rows, columns=SUPPLY_COLUMNS)
 
@@ -186,16 +215,59 @@ def _pairs(inputs: Inputs, index: pd.Index, benefit: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"project_id": pid, "year": year, "value_wan_cny": value})
 
 
-def prepare(inputs: Inputs) -> Prepared:
-    eligibility = check_projects(inputs)
+def _placement(
+    inputs: Inputs, land: LandScan, eligibility: Eligibility, index: pd.Index
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Index]:
+    """Sites, suitable pairs, and the projects that may only go on a site (their intensity
+    is below the floor of their own park). Such a project with no suitable site becomes
+    ineligible (BELOW_INTENSITY_FLOOR at its own park's floor)."""
+    sc = inputs.scenario
+    pr = inputs.projects.loc[index]
+    sites = pd.DataFrame(land.sites.drop(columns="geometry"))[SITE_COLUMNS]
+    needs = pr["land_mu"].where(pr["existing_parcel_id"].isna(), 0.0)
+    needs = needs[needs > 0]
+    last = np.minimum(pr["latest_year"], sc.horizon.end)
+    pairs = candidate_pairs(pr.loc[needs.index], needs, last, sites, sc)
+    own = intensity_floor(
+        zone_level(inputs).loc[needs.index], pr.loc[needs.index, "sector"], sc.eligibility
+    )
+    below = pr.loc[needs.index, "investment_wan_cny"] / needs < own
+    industrial = pr.loc[needs.index, "kind"] != "infrastructure"
+    must = needs.index[(below & industrial).to_numpy()]
+    stuck = must.difference(pd.Index(pairs["project_id"].unique()))
+    checks = eligibility.checks
+    at = checks["project_id"].isin(stuck) & (checks["rule"] == "BELOW_INTENSITY_FLOOR")
+    checks.loc[at, "threshold"] = checks.loc[at, "project_id"].map(own).to_numpy()
+    checks.loc[at, "result"] = "fail"
+    eligibility.reason[stuck] = "INELIGIBLE_BELOW_INTENSITY_FLOOR"
+    return sites, pairs[~pairs["project_id"].isin(stuck)], must.difference(stuck)
+
+
+def prepare(inputs: Inputs, land: LandScan | None = None) -> Prepared:
+    sc = inputs.scenario
+    grades = land.grades if land is not None else None
+    site_zones = None if land is None else pd.DataFrame(land.sites[["district", "zone_level"]])
+    eligibility = check_projects(inputs, grades, site_zones)
+    sites = pd.DataFrame(columns=SITE_COLUMNS)
+    pairs = pd.DataFrame(columns=PAIR_COLUMNS)
+    must_place = pd.Index([])
+    if land is not None:
+        index = inputs.projects.index[eligibility.eligible.to_numpy()]
+        sites, pairs, must_place = _placement(inputs, land, eligibility, index)
     index = inputs.projects.index[eligibility.eligible.to_numpy()]
     pr = inputs.projects.loc[index]
     z = criteria(pr)
-    weights = inputs.scenario.objective.bonus_weights
-    bonus = sum((z[k] * w for k, w in weights.items()), pd.Series(0.0, index=index))
+    bonus = sum(
+        (z[k] * w for k, w in sc.objective.bonus_weights.items()), pd.Series(0.0, index=index)
+    )
+    if grades is not None:
+        bonus += sc.objective.class_bonus * (pr["firm_id"].map(grades["class"]) == "A")
     benefit = pr["annual_value_added_wan_cny"] * (1.0 + bonus)
     demand, must_buy = _demand(inputs, index)
-    supply = _supply(inputs)
+    for name, res in sc.resources.items():
+        if res.new_land:  # projects that must go on a site never draw new quota
+            demand.loc[demand.index.isin(must_place), name] = 0.0
+    supply = _supply(inputs, None if land is None else land.earned_quota)
     return Prepared(
         inputs=inputs,
         eligibility=eligibility,
@@ -205,6 +277,10 @@ def prepare(inputs: Inputs) -> Prepared:
         pools=_pools(inputs, demand, supply),
         supply=supply,
         benefit=benefit,
+        land=land,
+        sites=sites,
+        candidates=pairs,
+        must_place=must_place,
     )
 
 

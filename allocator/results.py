@@ -144,6 +144,12 @@ def summary(run: Run, allocations: pd.DataFrame | None) -> Summary:
     def rnd(v: float | None, d: int = DECIMALS) -> float | None:
         return None if v is None else round(v, d)
 
+    # The written allocation's value, by the evaluator: at least the solver's (a stopped
+    # solver may pay for a site it does not use), at most the bound.
+    objective = ev.objective if ev is not None else res.objective
+    gap = res.gap
+    if objective is not None and res.bound is not None and ev is not None:
+        gap = max(res.bound - objective, 0.0) / max(abs(objective), 1.0)
     rows, cols = run.model.lp.shape
     details = dict(res.details)
     if isinstance(details.get("rows_rounded"), list):  # CP-SAT: the count, not every name
@@ -154,9 +160,10 @@ def summary(run: Run, allocations: pd.DataFrame | None) -> Summary:
         horizon=sc.horizon.years,
         status=status,
         message=message,
-        objective_wan_cny=rnd(res.objective),
+        objective_wan_cny=rnd(objective),
+        solver_objective_wan_cny=rnd(res.objective),
         bound_wan_cny=rnd(res.bound),
-        gap=rnd(res.gap, 8),
+        gap=rnd(gap, 8),
         objective_parts={k: round(v, DECIMALS) for k, v in ev.parts.items()} if ev else {},
         backend=res.backend,
         solver_version=res.solver_version,

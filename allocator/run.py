@@ -12,10 +12,11 @@ import pandas as pd
 
 from allocator.backends.base import Settings, SolveResult, Status, get_backend
 from allocator.diagnose import diagnose
-from allocator.evaluate import Evaluation, evaluate
+from allocator.evaluate import Allocation, Evaluation, evaluate
 from allocator.formulation.build import Model, build_model
-from allocator.inputs import load_inputs
+from allocator.inputs import Inputs, load_inputs
 from allocator.io import InputError
+from allocator.land.scan import LandScan, scan_land
 from allocator.prepare import Prepared, prepare
 from models.result import Diagnosis
 from models.tables import Problem
@@ -26,11 +27,29 @@ class Run:
     prep: Prepared
     model: Model
     result: SolveResult
-    starts: pd.Series  # start year per approved project
-    purchased: pd.Series  # per (resource, year, scope)
+    allocation: Allocation | None = None
     evaluation: Evaluation | None = None
     diagnosis: Diagnosis | None = None
     times: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def starts(self) -> pd.Series:
+        return self.allocation.starts if self.allocation else pd.Series(dtype=int)
+
+    @property
+    def placed(self) -> pd.Series:
+        return self.allocation.placed if self.allocation else pd.Series(dtype=object)
+
+
+def land_of(path: Path) -> tuple[Inputs, LandScan]:
+    """The inputs of a scenario and its land scan (cached); the scenario needs parcels."""
+    inputs = load_inputs(path)
+    sc = inputs.scenario
+    if not sc.data.parcels:
+        raise InputError([Problem(path.name, "the scenario names no parcel layer",
+                                  field="data.parcels")])  # fmt: skip
+    land = scan_land(sc, path.parent, inputs.firms, inputs.parks, inputs.hashes.get("firms"))
+    return inputs, land
 
 
 def settings_of(prep: Prepared) -> Settings:
@@ -63,8 +82,8 @@ def check_locks(prep: Prepared) -> None:
         raise InputError(problems)
 
 
-def decode(model: Model, x: np.ndarray) -> tuple[pd.Series, pd.Series]:
-    """Start years of approved projects and purchases per supply row, from a solution."""
+def decode(model: Model, x: np.ndarray) -> Allocation:
+    """Start years, purchases per supply row and placements, from a solution."""
     on = model.s[x[model.s["col"].to_numpy()] > 0.5]
     first = on.drop_duplicates("project_id", keep="first")  # started by t: from t on
     starts = pd.Series(first["year"].to_numpy(), index=first["project_id"].to_numpy(), dtype=int)
@@ -72,7 +91,13 @@ def decode(model: Model, x: np.ndarray) -> tuple[pd.Series, pd.Series]:
     amounts = np.where(buy["col"] >= 0, x[buy["col"].clip(lower=0).to_numpy()], 0.0)
     amounts = np.round(amounts, 6) + 0.0  # no -0.0 in outputs
     index = pd.MultiIndex.from_frame(buy[["resource", "year", "scope"]])
-    return starts, pd.Series(amounts, index=index)
+    y = model.y[x[model.y["col"].to_numpy()] > 0.5] if not model.y.empty else model.y
+    placed = pd.Series(
+        y["site_id"].to_numpy() if len(y) else [],
+        index=y["project_id"].to_numpy() if len(y) else [],
+        dtype=object,
+    )
+    return Allocation(starts, pd.Series(amounts, index=index), placed)
 
 
 def solve_scenario(
@@ -83,7 +108,11 @@ def solve_scenario(
     t0 = time.perf_counter()
     say("reading and checking inputs")
     inputs = load_inputs(path)
-    prep = prepare(inputs)
+    land = None
+    if inputs.scenario.data.parcels:
+        say("scanning the parcel layer")
+        inputs, land = land_of(path)
+    prep = prepare(inputs, land)
     check_locks(prep)
     t1 = time.perf_counter()
     say("building the model")
@@ -95,11 +124,11 @@ def solve_scenario(
     settings = settings_of(prep)
     result = get_backend(name)(model.lp, settings)
     t3 = time.perf_counter()
-    run = Run(prep, model, result, pd.Series(dtype=int), pd.Series(dtype=float))
+    run = Run(prep, model, result)
     if result.x is not None:
-        run.starts, run.purchased = decode(model, result.x)
+        run.allocation = decode(model, result.x)
         say("checking the allocation against the tables")
-        run.evaluation = evaluate(prep, run.starts, run.purchased)
+        run.evaluation = evaluate(prep, run.allocation)
     elif result.status is Status.INFEASIBLE:
         say("infeasible: finding the rows that must give way")
         units = {k: r.unit for k, r in prep.scenario.resources.items()}

@@ -22,8 +22,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pyproj import Transformer
 
 from allocator.io import write_csv
+from allocator.sample_land import (
+    CRS,
+    districts_layer,
+    exclusion_layers,
+    occupy,
+    parcels_layer,
+    parks_layer,
+)
 from models.scenario import DISTRICTS, EMERGING, TRADITIONAL, Scenario
 
 SEED = 20261125
@@ -96,43 +105,12 @@ def _parks(rng: np.random.Generator) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _firms(rng: np.random.Generator, n: int) -> pd.DataFrame:
-    district = rng.choice(DISTRICTS, size=n, p=list(DISTRICT_WEIGHT.values()))
-    sector = rng.choice(SECTORS, size=n, p=SECTOR_WEIGHT / SECTOR_WEIGHT.sum())
-    land = np.round(np.clip(rng.lognormal(np.log(60), 1.0, n), 2, 3000), 2)
-    revenue = np.round(land * rng.lognormal(np.log(300), 0.7, n), 1)
-    va = np.round(revenue * rng.uniform(0.15, 0.35, n), 1)
-    heavy = np.isin(sector, list(HEAVY))
-    energy = np.round(va * rng.lognormal(np.log(np.where(heavy, 0.5, 0.12)), 0.5), 1)
-    coal = np.where(
-        np.isin(sector, list(COAL)), np.round(energy * rng.uniform(0.3, 0.8, n) / 0.7143, 1), np.nan
-    )
-    ids = [f"91370400MA{i:07d}{'ABCDEFGH'[i % 8]}" for i in range(n)]
-    return pd.DataFrame(
-        {
-            "firm_id": ids,
-            "name": [f"firm {i:04d}" for i in range(n)],
-            "district": district,
-            "sector": sector,
-            "above_scale": revenue >= 2000,
-            "revenue_wan_cny": revenue,
-            "value_added_wan_cny": va,
-            "tax_wan_cny": np.round(revenue * rng.uniform(0.02, 0.07, n), 1),
-            "energy_tce": energy,
-            "coal_t": coal,
-            "pollutant_equivalent_t": np.round(energy * rng.uniform(0.001, 0.01, n), 3),
-            "rd_wan_cny": np.round(revenue * rng.uniform(0.0, 0.05, n), 1),
-            "employees": np.maximum(5, (revenue / rng.uniform(60, 200, n)).astype(int)),
-            "land_mu": land,
-        }
-    )
-
-
 def _projects(
     rng: np.random.Generator,
     n: int,
     parks: pd.DataFrame,
     firms: pd.DataFrame,
+    parcels: pd.DataFrame,
     floors: dict[str, float],
     plot_floor: dict[str, float],
 ) -> pd.DataFrame:
@@ -144,21 +122,41 @@ def _projects(
     )
     investment = np.clip(rng.lognormal(np.log(30000), 1.1, n), 5000, 2_000_000).round(0)
     park = []
-    chem_parks = parks[parks["chemical_park"]]
+    table = list(
+        parks[["park", "district", "leading_sectors", "chemical_park"]].itertuples(index=False)
+    )
+    chem_parks = [p for p in table if p.chemical_park]
     for i, (d, s) in enumerate(zip(district, sector, strict=True)):
         if s == "high_end_chemicals" and rng.random() < 0.9:
-            pick = chem_parks.iloc[int(rng.integers(len(chem_parks)))]
-            district[i] = pick["district"]
-            park.append(pick["park"])
+            pick = chem_parks[int(rng.integers(len(chem_parks)))]
+            district[i] = pick.district
+            park.append(pick.park)
             continue
-        mine = parks[parks["district"] == d]
-        fits = mine[mine["leading_sectors"].str.contains(s)]
-        pool = fits if len(fits) and rng.random() < 0.75 else mine
-        park.append(pool["park"].iloc[int(rng.integers(len(pool)))] if rng.random() < 0.9 else "")
+        mine = [p for p in table if p.district == d]
+        fits = [p for p in mine if s in p.leading_sectors.split(";")]
+        pool = fits if fits and rng.random() < 0.75 else mine
+        park.append(pool[int(rng.integers(len(pool)))].park if rng.random() < 0.9 else "")
     park_arr = np.array(park, dtype=object)
+    existing = (kind == "tech_upgrade") | ((kind == "expansion") & (rng.random(n) < 0.3))
+    # Upgrades and some expansions are on a parcel of an existing firm: its park and sector.
+    owned = parcels[parcels["firm_id"].isin(firms["firm_id"])]
+    firm_sector = firms.set_index("firm_id")["sector"]
+    firm = np.full(n, "", dtype=object)
+    parcel_id = np.full(n, "", dtype=object)
+    owned_by = {
+        d: g[["firm_id", "parcel_id", "park"]].to_numpy(dtype=object)
+        for d, g in owned.groupby("district")
+    }
+    firms_by = {d: g.to_numpy(dtype=object) for d, g in firms.groupby("district")["firm_id"]}
+    for j in np.flatnonzero(existing):
+        mine = owned_by[district[j]]
+        firm[j], parcel_id[j], park_arr[j] = mine[int(rng.integers(len(mine)))]
+        sector[j] = firm_sector[firm[j]]
+    for j in np.flatnonzero((kind == "expansion") & ~existing):
+        mine = firms_by[district[j]]
+        firm[j] = mine[int(rng.integers(len(mine)))]
     zone = pd.Series(park_arr).map(parks.set_index("park")["zone_level"]).fillna("other")
     floor = zone.map(floors).to_numpy()
-    existing = (kind == "tech_upgrade") | ((kind == "expansion") & (rng.random(n) < 0.3))
     zero_land = ((kind == "tech_upgrade") & (rng.random(n) < 0.85)) | (kind == "infrastructure")
     zero_land |= (kind == "expansion") & existing & (rng.random(n) < 0.5)
     intensity = floor * rng.lognormal(np.log(1.65), 0.3, n)
@@ -199,15 +197,7 @@ def _projects(
         "provincial",
         np.where(rng.random(n) < 0.2, "municipal", "none"),
     )
-    by_district = {d: firms.index[firms["district"] == d] for d in DISTRICTS}
-    firm = [
-        firms.at[int(rng.choice(by_district[d])), "firm_id"]
-        if k in ("expansion", "tech_upgrade")
-        else ""
-        for d, k in zip(district, kind, strict=True)
-    ]
-    lon = [CENTRE[d][0] + rng.normal(0, 0.05) for d in district]
-    lat = [CENTRE[d][1] + rng.normal(0, 0.04) for d in district]
+    lon, lat = _locations(rng, district, park_arr, parks)
     frame = pd.DataFrame(
         {
             "project_id": [f"P-{i + 1:04d}" for i in range(n)],
@@ -221,7 +211,7 @@ def _projects(
             "two_high_segment": two_high,
             "investment_wan_cny": investment,
             "land_mu": land,
-            "existing_parcel_id": [f"PC-{i + 1:06d}" if e else "" for i, e in enumerate(existing)],
+            "existing_parcel_id": parcel_id,
             "plot_ratio": np.round(plot_ratio, 2),
             "building_coverage": np.round(cover, 3),
             "office_share": np.round(office, 3),
@@ -251,6 +241,22 @@ def _projects(
     )
     _links(rng, frame)
     return frame
+
+
+def _locations(
+    rng: np.random.Generator, district: np.ndarray, park: np.ndarray, parks: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Longitude and latitude (EPSG:4490): near the park's centre, or the district's."""
+    to_lonlat = Transformer.from_crs(CRS, "EPSG:4490", always_xy=True)
+    centre = parks.set_index("park").geometry.centroid
+    lon, lat = np.zeros(len(park)), np.zeros(len(park))
+    for i, (d, p) in enumerate(zip(district, park, strict=True)):
+        if p:
+            x, y = centre[p].x + rng.normal(0, 800), centre[p].y + rng.normal(0, 800)
+            lon[i], lat[i] = to_lonlat.transform(x, y)
+        else:
+            lon[i], lat[i] = CENTRE[d][0] + rng.normal(0, 0.05), CENTRE[d][1] + rng.normal(0, 0.04)
+    return np.round(lon, 5), np.round(lat, 5)
 
 
 def _links(rng: np.random.Generator, frame: pd.DataFrame) -> None:
@@ -310,40 +316,43 @@ def _supplies(sc_path: Path) -> pd.DataFrame:
     )
 
 
-def generate(out: Path, seed: int = SEED, n_projects: int = 1000, n_firms: int = 2000) -> Path:
-    """Write the sample city's tables to ``out``; return the folder."""
+def generate(out: Path, seed: int = SEED, n_projects: int = 1000, n_parcels: int = 20_000) -> Path:
+    """Write the sample city's tables and layers to ``out``; return the folder."""
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     sc = Scenario()
-    parks = _parks(rng)
-    firms = _firms(rng, n_firms)
+    industry = {k: s.industry for k, s in sc.sectors.items()}
+    districts = districts_layer(CENTRE)
+    parks = parks_layer(rng, _parks(rng), districts, area_m2=n_parcels * 10_000 / 0.88 / 30)
+    parcels = parcels_layer(rng, parks, n_parcels)
+    exclusions = exclusion_layers(rng, parks)
+    parcels, firms = occupy(
+        rng, parcels, parks, list(SECTORS), sc.eligibility.plot_ratio_floor, industry, sc.as_of
+    )
     floors = sc.eligibility.intensity_floor_wan_cny_per_mu
-    projects = _projects(rng, n_projects, parks, firms, floors, sc.eligibility.plot_ratio_floor)
-    write_csv(parks, out / "parks.csv")
+    projects = _projects(
+        rng, n_projects, parks, firms, parcels, floors, sc.eligibility.plot_ratio_floor
+    )
+    gpkg = out / "city.gpkg"
+    gpkg.unlink(missing_ok=True)
+    layers = {"districts": districts, "parks": parks, "parcels": parcels, **exclusions}
+    for name, layer in layers.items():
+        layer.to_file(gpkg, layer=name, driver="GPKG")
     write_csv(firms, out / "firms.csv")
     write_csv(projects, out / "projects.csv")
     # A bootstrap scenario (no policy rules) to measure the eligible demand.
     boot = out / ".bootstrap.yaml"
-    write_csv(
-        pd.DataFrame(
-            [
-                (r, HORIZON[0], "city" if r != "land_quota" else "xuecheng", 0.0, None, None)
-                for r in ("energy", "coal", "bond", "land_quota")
-            ],
-            columns=[
-                "resource",
-                "year",
-                "scope",
-                "amount",
-                "price_wan_cny_per_unit",
-                "purchase_cap",
-            ],
-        ),
-        out / "supplies.csv",
+    empty = pd.DataFrame(
+        [
+            (r, HORIZON[0], "city" if r != "land_quota" else "xuecheng", 0.0, None, None)
+            for r in ("energy", "coal", "bond", "land_quota")
+        ],
+        columns=["resource", "year", "scope", "amount", "price_wan_cny_per_unit", "purchase_cap"],
     )
+    write_csv(empty, out / "supplies.csv")
     boot.write_text(
         "name: bootstrap\ndata: {projects: projects.csv, firms: firms.csv, "
-        "supplies: supplies.csv, parks: parks.csv}\n",
+        "supplies: supplies.csv, parks: 'city.gpkg#parks'}\n",
         encoding="utf-8",
     )
     try:
@@ -353,8 +362,8 @@ def generate(out: Path, seed: int = SEED, n_projects: int = 1000, n_firms: int =
     write_csv(supplies, out / "supplies.csv")
     (out / "README.md").write_text(
         "# Sample city (synthetic)\n\nGenerated by `allocator generate-sample` "
-        f"(seed {seed}). Every project, firm and figure here is synthetic; see "
-        "allocator/sample.py for the realism targets.\n",
+        f"(seed {seed}). Every project, firm, parcel and figure here is synthetic; see "
+        "allocator/sample.py and allocator/sample_land.py for the realism targets.\n",
         encoding="utf-8",
     )
     return out

@@ -53,7 +53,10 @@ class Summary(BaseModel):
     horizon: list[int]
     status: RunStatus
     message: str = ""
-    objective_wan_cny: float | None = None
+    objective_wan_cny: float | None = Field(None, description="Value of the written allocation.")
+    solver_objective_wan_cny: float | None = Field(
+        None, description="The solver's own objective (at most the above)."
+    )
     bound_wan_cny: float | None = None
     gap: float | None = Field(None, description="(bound − objective) / max(|objective|, 1)")
     objective_parts: dict[str, float] = Field(default_factory=dict)

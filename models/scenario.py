@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from models.land import Land
+
 DISTRICTS = ("xuecheng", "shizhong", "yicheng", "taierzhuang", "shanting", "tengzhou", "hitech")
 EMERGING = (
     "high_end_equipment",
@@ -110,7 +112,19 @@ class DataSources(Strict):
     )
     parks: str | None = Field(
         "../data/sample/parks.csv",
-        description="Park attributes (park, district, zone_level, leading_sectors, chemical_park).",
+        description="Parks (park, district, zone_level, leading_sectors, chemical_park): a table, "
+        "or a polygon layer `file#layer`.",
+    )
+    parcels: str | None = Field(
+        None,
+        description="Parcel layer `file#layer` (GeoPackage, GeoParquet, Shapefile, GeoJSON); "
+        "none: no land scan, projects take new land quota only.",
+    )
+    districts: str | None = Field(None, description="District boundaries, `file#layer`.")
+    exclusions: list[str] = Field(
+        default_factory=list,
+        description="Layers where land may not be reused (ecological red line, permanent basic "
+        "farmland), each `file#layer`.",
     )
     extra_project_columns: list[str] = Field(
         default_factory=list,
@@ -284,6 +298,9 @@ class Objective(Strict):
         description="Policy bonus b_k per criterion (normalised to [0,1]); benefit = value "
         "added × (1 + Σ b_k z_k). *assumed*.",
     )
+    class_bonus: float = Field(
+        0.05, ge=0, description="Bonus on the benefit of projects of class-A firms (*assumed*)."
+    )
     new_land_cost_wan_cny_per_mu: float = Field(
         0.0, ge=0, description="Cost charged per mu of new construction-land quota."
     )
@@ -406,6 +423,7 @@ class Scenario(Strict):
     )
     closures: list[Closure] = Field(default_factory=list, description="Firms closing.")
     freed_share: float = Field(0.8, ge=0, le=1, description="Share of a closed firm's use freed.")
+    land: Land = Field(default_factory=Land, description="Land scan, reuse sites, placement.")
     solver: Solver = Field(default_factory=Solver, description="Backend and its limits.")
 
     @field_validator("resources")
@@ -447,11 +465,20 @@ def _relocate(doc: dict[str, Any], base_dir: Path, target_dir: Path) -> dict[str
     data = doc.get("data")
     if not isinstance(data, dict):
         return doc
+
+    def move(value: str) -> str:
+        path, _, layer = value.partition("#")
+        if Path(path).is_absolute():
+            return value
+        moved = os.path.relpath(Path(base_dir, path).resolve(), target_dir)
+        return f"{moved}#{layer}" if layer else moved
+
     moved = dict(data)
-    for key in ("projects", "firms", "supplies", "parks"):
-        value = moved.get(key)
-        if isinstance(value, str) and not Path(value).is_absolute():
-            moved[key] = os.path.relpath(Path(base_dir, value).resolve(), target_dir)
+    for key in ("projects", "firms", "supplies", "parks", "parcels", "districts"):
+        if isinstance(moved.get(key), str):
+            moved[key] = move(moved[key])
+    if isinstance(moved.get("exclusions"), list):
+        moved["exclusions"] = [move(v) if isinstance(v, str) else v for v in moved["exclusions"]]
     return {**doc, "data": moved}
 
 

@@ -11,6 +11,7 @@ empty cells of required columns, and the texts ``nan`` and ``inf`` anywhere, are
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-Kind = Literal["str", "float", "int", "bool", "list"]
+Kind = Literal["str", "float", "int", "bool", "list", "date"]
 
 UNIT_TOKENS = (
     "wan_cny",
@@ -187,6 +188,31 @@ SUPPLIES = TableSpec(
     ),
 )
 
+PARCELS = TableSpec(
+    "parcels",
+    "parcel_id",
+    (
+        _c("parcel_id", "str"),
+        _c("unit_id", "str", False),
+        _c("district", "str"),
+        _c("park", "str", False),
+        _c("stated_area_mu", "float", False, lo=0.0),
+        _c("land_use_code", "str"),
+        _c("firm_id", "str", False),
+        _c("transfer_date", "date", False),
+        _c("agreed_start_date", "date", False),
+        _c("extended_start_date", "date", False),
+        _c("status", "str", choices=("not_started", "under_construction", "halted", "completed")),
+        _c("halted_since", "date", False),
+        _c("developed_area_share", "float", True, *SHARE),
+        _c("invested_share", "float", True, *SHARE),
+        _c("land_price_wan_cny", "float", lo=0.0),
+        _c("floor_area_m2", "float", lo=0.0),
+        _c("building_coverage", "float", False, *SHARE),
+        _c("government_delay", "bool", False),
+    ),
+)
+
 PARKS = TableSpec(
     "parks",
     "park",
@@ -240,6 +266,10 @@ def _cells_as_text(series: pd.Series) -> pd.Series:
             return ""
         if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
             return str(int(value))
+        if isinstance(value, dt.datetime):  # a date cell of Excel or a GeoPackage
+            return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+        if isinstance(value, dt.date):
+            return value.isoformat()
         return str(value).strip()
 
     return series.map(text).astype(object)
@@ -305,6 +335,9 @@ def _parse_column(
         allowed = set(choices)
         bad = values.map(lambda items: any(x not in allowed for x in items)).astype(bool)
         return values, [(bad, "every `;`-separated item must be one of: " + ", ".join(choices))]
+    if column.kind == "date":
+        dates = pd.to_datetime(text.where(~empty, None), format="ISO8601", errors="coerce")
+        return dates, [(~empty & dates.isna(), "must be a date, YYYY-MM-DD")]
     if column.kind == "bool":
         ok = lowered.isin(TRUE_WORDS | FALSE_WORDS)
         return lowered.isin(TRUE_WORDS).where(~empty, None), [

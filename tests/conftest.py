@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,14 @@ def prepared(path: Path) -> Prepared:
     return prepare(load_inputs(path))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def land_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Land scans are cached in a folder of the test session, not the working tree."""
+    folder = tmp_path_factory.mktemp("cache")
+    os.environ["ALLOCATOR_CACHE"] = str(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The full sample city, generated once per test session."""
@@ -147,9 +156,8 @@ def sample_scenario(sample_dir: Path) -> Callable[..., Path]:
 
     def make(folder: Path, **changes: Any) -> Path:
         doc = yaml.safe_load((root / "scenarios" / "baseline.yaml").read_text(encoding="utf-8"))
-        doc["data"] = {
-            k: str(sample_dir / f"{k}.csv") for k in ("projects", "firms", "supplies", "parks")
-        }
+        text = yaml.safe_dump(doc["data"]).replace("../data/sample", str(sample_dir))
+        doc["data"] = yaml.safe_load(text)
         for key, value in changes.items():
             doc[key] = {**doc[key], **value} if isinstance(value, dict) and key in doc else value
         path = folder / "scenario.yaml"

@@ -37,8 +37,16 @@ def test_sample_end_to_end_time_limited(sample_scenario, tmp_path):
     assert summary["input_sha256"].keys() == {"projects", "firms", "supplies", "parks", "scenario"}
     alloc = pd.read_csv(out / "allocations.csv", encoding="utf-8-sig")
     assert len(alloc) == 1000
-    assert list(alloc.columns[:8]) == ["project_id", "name", "district", "sector", "kind",
-                                       "status", "start_year", "value_wan_cny"]  # fmt: skip
+    assert list(alloc.columns[:8]) == [
+        "project_id",
+        "name",
+        "district",
+        "sector",
+        "kind",
+        "status",
+        "start_year",
+        "value_wan_cny",
+    ]
     for col in ("land_quota_mu", "energy_tce", "coal_t", "bond_wan_cny", "reason"):
         assert col in alloc.columns
     approved = alloc[alloc["status"] == "approved"]
@@ -62,7 +70,7 @@ def small(tmp_path_factory):
     data = generate(folder / "data", n_projects=200)
     doc = yaml.safe_load((ROOT / "scenarios" / "baseline.yaml").read_text())
     doc.update(name="small", locked_in={}, locked_out=[], count_rules=[])
-    doc["data"] = {k: str(data / f"{k}.csv") for k in ("projects", "firms", "supplies", "parks")}
+    doc["data"] = yaml.safe_load(yaml.safe_dump(doc["data"]).replace("../data/sample", str(data)))
     path = folder / "small.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
@@ -115,8 +123,10 @@ BAD = [
 
 @pytest.mark.parametrize(("what", "change", "message"), BAD, ids=[b[0] for b in BAD])
 def test_bad_input_exits_2_and_writes_nothing(case, tmp_path, what, change, message):
-    path = case([project(**change), project(project_id="P-2")],
-                [("land_quota", 2027, "xuecheng", 100), ("energy", 2027, "city", 5000)])  # fmt: skip
+    path = case(
+        [project(**change), project(project_id="P-2")],
+        [("land_quota", 2027, "xuecheng", 100), ("energy", 2027, "city", 5000)],
+    )
     out = tmp_path / "out"
     result = run("solve", path, "--out", out)
     assert result.exit_code == 2
@@ -137,11 +147,17 @@ def test_all_problems_at_once(case, tmp_path):
 
 
 def test_infeasible_locked_in_projects_exit_3_with_diagnosis(case, tmp_path):
-    rows = [project(project_id="P-1", land_mu=60), project(project_id="P-2", land_mu=60),
-            project(project_id="P-3", land_mu=10)]  # fmt: skip
+    rows = [
+        project(project_id="P-1", land_mu=60),
+        project(project_id="P-2", land_mu=60),
+        project(project_id="P-3", land_mu=10),
+    ]
     supplies = [("land_quota", 2027, "xuecheng", 100), ("energy", 2027, "city", 1e6)]
-    path = case(rows, supplies, {"locked_in": {"P-1": 2027, "P-2": 2027},
-                                 "horizon": {"start": 2027, "end": 2027}})  # fmt: skip
+    path = case(
+        rows,
+        supplies,
+        {"locked_in": {"P-1": 2027, "P-2": 2027}, "horizon": {"start": 2027, "end": 2027}},
+    )
     out = tmp_path / "out"
     result = run("solve", path, "--out", out)
     assert result.exit_code == 3, result.output
@@ -159,9 +175,11 @@ def test_infeasible_locked_in_projects_exit_3_with_diagnosis(case, tmp_path):
 
 
 def test_locked_in_ineligible_project_is_bad_input(case, tmp_path):
-    path = case([project(annual_tax_wan_cny=1)], [("land_quota", 2027, "xuecheng", 100),
-                                                  ("energy", 2027, "city", 5000)],
-                {"locked_in": {"P-1": None}})  # fmt: skip
+    path = case(
+        [project(annual_tax_wan_cny=1)],
+        [("land_quota", 2027, "xuecheng", 100), ("energy", 2027, "city", 5000)],
+        {"locked_in": {"P-1": None}},
+    )
     result = run("solve", path, "--out", tmp_path / "out")
     assert result.exit_code == 2
     assert "locked in but INELIGIBLE_BELOW_TAX_FLOOR" in result.output

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from allocator.backends.base import Settings, get_backend
-from allocator.evaluate import evaluate
+from allocator.evaluate import Allocation, evaluate
 from allocator.formulation.build import build_model
 from allocator.run import decode
 from tests.conftest import prepared, project
@@ -56,7 +56,7 @@ def no_buy(prep) -> pd.Series:
 
 
 def test_a_valid_allocation_passes(prep):
-    check = evaluate(prep, starts(P_1=2027, P_3=2028), no_buy(prep))
+    check = evaluate(prep, Allocation(starts(P_1=2027, P_3=2028), no_buy(prep)))
     assert check.ok, check.violations
     assert check.objective == pytest.approx(check.parts["project_value_wan_cny"])
 
@@ -76,7 +76,7 @@ def test_a_valid_allocation_passes(prep):
 def test_each_broken_rule_is_named(prep, allocation, purchase, expected):
     buy = no_buy(prep)
     buy[("energy", 2029, "city")] = purchase
-    check = evaluate(prep, starts(**allocation), buy)
+    check = evaluate(prep, Allocation(starts(**allocation), buy))
     assert not check.ok
     assert any(expected in v for v in check.violations), check.violations
 
@@ -84,7 +84,7 @@ def test_each_broken_rule_is_named(prep, allocation, purchase, expected):
 def test_land_beyond_the_quota_is_caught(case):
     rows = [project(project_id="P-1"), project(project_id="P-2")]
     prep = prepared(case(rows, SUPPLY))
-    check = evaluate(prep, starts(P_1=2027, P_2=2027), no_buy(prep))
+    check = evaluate(prep, Allocation(starts(P_1=2027, P_2=2027), no_buy(prep)))
     assert any(v.startswith("land_quota[year=2027,scope=xuecheng]") for v in check.violations)
 
 
@@ -92,11 +92,11 @@ def test_must_buy_without_purchase_is_caught(case):
     rows = [project(project_id="P-1", energy_tce_per_year=6000)]  # 0.75 tce per 万元
     supply = [("land_quota", 2027, "xuecheng", 60), ("energy", 2027, "city", 10000)]
     prep = prepared(case(rows, supply))
-    check = evaluate(prep, starts(P_1=2027), no_buy(prep))
+    check = evaluate(prep, Allocation(starts(P_1=2027), no_buy(prep)))
     assert any("must_buy:energy[year=2027]" in v for v in check.violations)
     buy = no_buy(prep)
     buy[("energy", 2027, "city")] = 1000  # the cap: still short of 6000
-    assert not evaluate(prep, starts(P_1=2027), buy).ok
+    assert not evaluate(prep, Allocation(starts(P_1=2027), buy)).ok
 
 
 def test_a_corrupted_coefficient_is_caught(case):
@@ -130,16 +130,17 @@ def test_a_corrupted_coefficient_is_caught(case):
     )
     model = build_model(prep)
     honest = get_backend("highs")(model.lp, Settings())
-    starts_ok, buy_ok = decode(model, honest.x)
-    assert evaluate(prep, starts_ok, buy_ok).ok and list(starts_ok.index) == ["P-1"]
+    honest_alloc = decode(model, honest.x)
+    assert evaluate(prep, honest_alloc).ok and list(honest_alloc.starts.index) == ["P-1"]
 
     lp = model.lp
     A = lp.A.tolil()
     A[lp.row_names.index("energy[year=2027,scope=city]"), lp.col_names.index("s[P-2,2027]")] = 0.0
     corrupted = type(lp)(**{**lp.__dict__, "A": A.tocsr()})
     result = get_backend("highs")(corrupted, Settings())
-    bad_starts, bad_buy = decode(model, result.x)
+    bad = decode(model, result.x)
+    bad_starts = bad.starts
     assert sorted(bad_starts.index) == ["P-1", "P-2"]
-    check = evaluate(prep, bad_starts, bad_buy)
+    check = evaluate(prep, bad)
     assert not check.ok
     assert any(v.startswith("energy[year=2027,scope=city]: used 2,000") for v in check.violations)

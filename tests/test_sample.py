@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import hashlib
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from allocator.inputs import load_inputs
 from allocator.prepare import prepare
+from allocator.run import land_of
 from allocator.sample import generate
 
 
 def test_realism_targets(sample_dir, sample_scenario, tmp_path):
-    prep = prepare(load_inputs(sample_scenario(tmp_path)))
+    inputs, land = land_of(sample_scenario(tmp_path))
+    prep = prepare(inputs, land)
     pr = prep.inputs.projects
     parks = prep.inputs.parks
     assert set(pr["district"]) == set(prep.scenario.districts)
@@ -43,9 +45,27 @@ def test_realism_targets(sample_dir, sample_scenario, tmp_path):
         assert 0.40 <= share <= 0.70, (name, share)
 
 
+def test_land_realism_targets(sample_dir, sample_scenario, tmp_path):
+    _, land = land_of(sample_scenario(tmp_path))
+    parcels = land.parcels
+    assert 19_000 <= len(parcels) <= 21_000
+    assert 8 <= parcels["area_mu"].median() <= 16
+    assert 0.03 <= parcels["idle"].mean() <= 0.08
+    low = parcels["finding_codes"].str.contains("LOW_|CLASS_D", regex=True)
+    assert 0.10 <= low.mean() <= 0.20
+    assert len(land.sites) > 500 and (land.sites["area_mu"] >= 3).all()
+    assert set(land.sites["source"]) == {"idle_recoverable", "idle_negotiated", "low_efficiency",
+                                         "unsupplied"}  # fmt: skip
+    assert land.excluded["excluded_mu"].sum() > 0  # exclusion layers do cut reusable land
+    grades = land.grades["class"].value_counts(normalize=True)
+    assert grades["D"] < grades["C"] < grades["B"]
+
+
 def test_generation_is_deterministic(sample_dir, tmp_path):
     again = generate(tmp_path / "again")
-    for name in ("projects.csv", "firms.csv", "supplies.csv", "parks.csv"):
+    for name in ("projects.csv", "firms.csv", "supplies.csv"):
         first = hashlib.sha256((sample_dir / name).read_bytes()).hexdigest()
         assert hashlib.sha256((again / name).read_bytes()).hexdigest() == first, name
     assert not pd.read_csv(again / "projects.csv")["project_id"].duplicated().any()
+    first, second = (gpd.read_file(d / "city.gpkg", layer="parcels") for d in (sample_dir, again))
+    pd.testing.assert_frame_equal(first, second)

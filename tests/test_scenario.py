@@ -36,7 +36,10 @@ def test_bundled_scenarios_validate():
 def test_defaults_follow_rules_md():
     sc = Scenario()
     assert sc.eligibility.intensity_floor_wan_cny_per_mu == {
-        "national": 350.0, "provincial": 280.0, "other": 220.0}  # fmt: skip
+        "national": 350.0,
+        "provincial": 280.0,
+        "other": 220.0,
+    }
     assert sc.eligibility.tax_per_mu_min_wan_cny == 20.0
     assert sc.eligibility.bond_coverage_min == 1.1
     assert sc.resources["energy"].must_buy_intensity_max == 0.6

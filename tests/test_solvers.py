@@ -137,8 +137,8 @@ def test_backend_matches_brute_force(case, backend, seed, n, years):
     assert result.status is Status.OPTIMAL, result.message
     assert result.objective == pytest.approx(best, rel=1e-7)
     assert result.gap is not None and result.gap <= 1e-6
-    starts, purchased = decode(model, result.x)
-    check = evaluate(prep, starts, purchased)
+    alloc = decode(model, result.x)
+    check = evaluate(prep, alloc)
     assert check.ok, check.violations
     assert check.objective == pytest.approx(best, rel=1e-7)
 

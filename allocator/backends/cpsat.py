@@ -143,6 +143,16 @@ def solve(lp: LinearProgram, settings: Settings, name: str = "cpsat") -> SolveRe
     bound = None
     if status.has_solution or status is Status.NO_SOLUTION:
         bound = solver.best_objective_bound / OBJECTIVE_SCALE + slack  # valid despite rounding
-    return finish(lp, name, version, started, status, x, bound, solver.status_name(raw),
-                  objective_scale=OBJECTIVE_SCALE, purchase_step=settings.cpsat_purchase_step,
-                  rows_rounded=rounded)  # fmt: skip
+    return finish(
+        lp,
+        name,
+        version,
+        started,
+        status,
+        x,
+        bound,
+        solver.status_name(raw),
+        objective_scale=OBJECTIVE_SCALE,
+        purchase_step=settings.cpsat_purchase_step,
+        rows_rounded=rounded,
+    )

@@ -27,6 +27,9 @@ class Context:
     s: pd.DataFrame = field(default_factory=pd.DataFrame)  # project_id, year, value_wan_cny, col
     buy: pd.DataFrame = field(default_factory=pd.DataFrame)  # supply rows + col (-1: none)
     slack: pd.DataFrame = field(default_factory=pd.DataFrame)  # rule, row, col, penalty
+    y: pd.DataFrame = field(default_factory=pd.DataFrame)  # project_id, site_id, col
+    site_use: pd.DataFrame = field(default_factory=pd.DataFrame)  # site_id, col
+    new_land: dict[int, int] = field(default_factory=dict)  # s column -> N column
 
     def started_by(self, users: pd.DataFrame) -> pd.DataFrame:
         """For rows of ``users`` (project_id, year, ...): the column that is 1 when the
@@ -53,6 +56,15 @@ class Context:
 
     def terms(self, users: pd.DataFrame, cumulative: bool) -> pd.DataFrame:
         return self.started_by(users) if cumulative else self.started_in(users)
+
+    def resource_terms(self, resource: str, users: pd.DataFrame, cumulative: bool) -> pd.DataFrame:
+        """As ``terms``; for the new-land quota, a project that may go on a reuse site
+        counts with its "took new land" column N[p,t] instead of s[p,t] (land.py)."""
+        terms = self.terms(users, cumulative)
+        if self.new_land and self.prep.scenario.resources[resource].new_land:
+            col = terms["col"].to_numpy()
+            terms = terms.assign(col=[self.new_land.get(c, c) for c in col])
+        return terms
 
     def last(self) -> pd.DataFrame:
         """One row per project: its column for the last year of its window (1 = approved)."""

@@ -6,10 +6,13 @@ With x[p,t] = s[p,t] − s[p,t−1] the start terms become Σ_t (value[p,t] − 
 (value after the window's last year = 0). The purchase costs are set with the purchase
 columns (resources.py) and the penalties with the slack columns (policy.py). Until parcel
 sites exist every project that needs new land takes it from its district's quota, so
-Σ_t n[p,t] = s[p,last] and the land cost falls on that column.
+Σ_t n[p,t] = s[p,last] and the land cost falls on that column; a project that may go on a
+reuse site pays it on N[p,last] (land.py). Acquisition costs are set with the site columns.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from allocator.formulation.context import Context
 
@@ -25,4 +28,5 @@ def define_objective(ctx: Context) -> None:
     for name, res in sc.resources.items():
         if res.new_land and per_mu:
             land = ctx.prep.demand[name].reindex(last["project_id"]).to_numpy()
-            ctx.b.set_cost(last["col"].to_numpy(), -per_mu * land)
+            cols = np.array([ctx.new_land.get(c, c) for c in last["col"].to_numpy().tolist()])
+            ctx.b.set_cost(cols, -per_mu * land)

@@ -94,6 +94,8 @@ def _measure_terms(ctx: Context, measure: str, years: list[int]) -> pd.DataFrame
         cumulative = False
         size = ctx.prep.projects[measure].astype(float)
     terms = _period_terms(ctx, years, cumulative)
+    if measure in sc.resources and sc.resources[measure].new_land and ctx.new_land:
+        terms = terms.assign(col=[ctx.new_land.get(c, c) for c in terms["col"].to_numpy()])
     coef = size.reindex(terms["project_id"]).to_numpy() * terms["coef"].to_numpy()
     return pd.DataFrame(
         {"project_id": terms["project_id"].to_numpy(), "col": terms["col"].to_numpy(), "coef": coef}

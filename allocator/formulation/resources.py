@@ -65,7 +65,9 @@ def define_resource_rows(ctx: Context) -> None:
     pools = ctx.prep.pools
     for name, res in sc.resources.items():
         users = pools[pools["resource"] == name]
-        terms = ctx.terms(users, cumulative=res.kind == "recurring" or res.carry_over)
+        terms = ctx.resource_terms(
+            name, users, cumulative=res.kind == "recurring" or res.carry_over
+        )
         row = row_of.reindex(pd.MultiIndex.from_frame(terms[["resource", "year", "scope"]]))
         coef = ctx.prep.demand[name].reindex(terms["project_id"]).to_numpy() * terms["coef"]
         ctx.b.add_terms(row.to_numpy(), terms["col"].to_numpy(), coef)

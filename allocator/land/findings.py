@@ -1,0 +1,360 @@
+"""Findings on parcels: idle land (order No. 53) and low-efficiency land, as of a date.
+
+Each finding is a row: parcel, rule code, the figure found, its unit, the comparator and
+threshold it fails, the date, and a note with the further figures behind it. A rule whose
+data is absent gives a ``not_checked`` row, never a silent pass. Each flagged parcel gets
+one recommended disposal (RULES.md):
+
+- idle two years or more, not the government's doing: 无偿收回 recover without compensation;
+- idle one to two years: 征缴闲置费 collect the idle-land fee (20% of the land price);
+- idle by the government's doing: 协议收购 buy back by agreement (or 延期动工 extend while
+  under two years);
+- low efficiency with low tax per mu or class D: 协议收购 buy back; otherwise (buildings
+  too thin or output low): 自主改造 the owner upgrades;
+- approved but unsupplied (批而未供, no transfer date): 依法供应 supply it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from models.land import Land
+
+FINDING_COLUMNS = [
+    "parcel_id",
+    "rule",
+    "figure",
+    "unit",
+    "comparator",
+    "threshold",
+    "result",
+    "as_of",
+    "note",
+]
+DISPOSALS = {
+    "recover_free": "无偿收回",
+    "collect_fee": "征缴闲置费",
+    "buy_back": "协议收购",
+    "swap": "置换",
+    "extend": "延期动工",
+    "owner_upgrade": "自主改造",
+    "supply": "依法供应",
+}
+
+
+def _rows(
+    parcels: pd.DataFrame,
+    mask: pd.Series,
+    rule: str,
+    figure: pd.Series,
+    unit: str,
+    comparator: str,
+    threshold: pd.Series | float,
+    as_of: dt.date,
+    note: pd.Series | str = "",
+    result: str = "finding",
+) -> pd.DataFrame:
+    m = mask.to_numpy(bool)
+    thr = np.broadcast_to(np.asarray(threshold, dtype=float), (len(parcels),))
+    notes = np.broadcast_to(np.asarray(note, dtype=object), (len(parcels),))
+    return pd.DataFrame(
+        {
+            "parcel_id": parcels["parcel_id"].to_numpy()[m],
+            "rule": rule,
+            "figure": figure.to_numpy(float)[m],
+            "unit": unit,
+            "comparator": comparator,
+            "threshold": thr[m],
+            "result": result,
+            "as_of": as_of.isoformat(),
+            "note": notes[m],
+        }
+    )
+
+
+def idle_findings(
+    parcels: pd.DataFrame, settings: Land, as_of: dt.date
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Idle findings and, per parcel, idle days, fee and recoverability."""
+    rules = settings.idle
+    now = pd.Timestamp(as_of)
+    start = parcels["extended_start_date"].fillna(parcels["agreed_start_date"])
+    supplied = parcels["transfer_date"].notna()
+    not_started = supplied & (parcels["status"] == "not_started")
+    days_since_start = (now - start).dt.days
+    halted = parcels["status"] == "halted"
+    halted_days = (now - parcels["halted_since"]).dt.days
+    short = (parcels["developed_area_share"] < rules.halted_developed_share_max) | (
+        parcels["invested_share"] < rules.halted_invested_share_max
+    )
+    idle_ns = not_started & (days_since_start >= rules.not_started_days)
+    idle_h = halted & short & (halted_days >= rules.halted_days)
+    idle_days = days_since_start.where(idle_ns, halted_days.where(idle_h)).astype(float)
+    gov = parcels["government_delay"].fillna(False).astype(bool)
+    frames = []
+    note_h = (
+        "developed "
+        + parcels["developed_area_share"].round(3).astype(str)
+        + f" (< {rules.halted_developed_share_max:.3f}) or invested "
+        + parcels["invested_share"].round(3).astype(str)
+        + f" (< {rules.halted_invested_share_max:.2f})"
+    )
+    frames.append(
+        _rows(
+            parcels,
+            idle_ns & ~gov,
+            "IDLE_NOT_STARTED",
+            days_since_start,
+            "days",
+            ">=",
+            rules.not_started_days,
+            as_of,
+            "not started since " + start.dt.date.astype(str),
+        )
+    )
+    frames.append(
+        _rows(
+            parcels,
+            idle_h & ~gov,
+            "IDLE_HALTED",
+            halted_days,
+            "days",
+            ">=",
+            rules.halted_days,
+            as_of,
+            note_h,
+        )
+    )
+    frames.append(
+        _rows(
+            parcels,
+            (idle_ns | idle_h) & gov,
+            "IDLE_GOV_CAUSE",
+            idle_days,
+            "days",
+            ">=",
+            rules.not_started_days,
+            as_of,
+            "delay caused by the government or force majeure",
+        )
+    )
+    frames.append(
+        _rows(
+            parcels,
+            ~supplied,
+            "UNSUPPLIED",
+            pd.Series(np.nan, index=parcels.index),
+            "",
+            "",
+            np.nan,
+            as_of,
+            "approved but not supplied (批而未供): no transfer date",
+        )
+    )
+    idle = idle_ns | idle_h
+    fee = np.where(idle & ~gov, rules.fee_share * parcels["land_price_wan_cny"], 0.0)
+    recoverable = idle & ~gov & (idle_days >= rules.recover_after_days)
+    per_parcel = pd.DataFrame(
+        {
+            "idle": idle.to_numpy(),
+            "idle_days": idle_days.to_numpy(),
+            "government_cause": (idle & gov).to_numpy(),
+            "fee_wan_cny": np.round(fee, 4),
+            "recoverable": recoverable.to_numpy(),
+            "unsupplied": (~supplied).to_numpy(),
+        },
+        index=parcels.index,
+    )
+    return pd.concat(frames, ignore_index=True), per_parcel
+
+
+def efficiency_findings(
+    parcels: pd.DataFrame,
+    firms: pd.DataFrame | None,
+    grades: pd.DataFrame | None,
+    settings: Land,
+    plot_floor: pd.Series,
+    as_of: dt.date,
+) -> pd.DataFrame:
+    """Low-efficiency findings on completed parcels (the owner's figures per mu)."""
+    rules = settings.efficiency
+    done = (parcels["status"] == "completed").to_numpy()
+    frames = []
+    ratio = parcels["floor_area_m2"] / (parcels["area_mu"] * 10_000 / 15)
+    floor = plot_floor.reindex(parcels.index)
+    frames.append(
+        _rows(
+            parcels,
+            pd.Series(done) & (ratio < floor).to_numpy(),
+            "LOW_PLOT_RATIO",
+            ratio,
+            "ratio",
+            ">=",
+            floor,
+            as_of,
+        )
+    )
+    cover = parcels["building_coverage"]
+    frames.append(
+        _rows(
+            parcels,
+            pd.Series(done & (cover < rules.coverage_min).to_numpy()),
+            "LOW_COVERAGE",
+            cover,
+            "share",
+            ">=",
+            rules.coverage_min,
+            as_of,
+        )
+    )
+    frames.append(
+        _rows(
+            parcels,
+            pd.Series(done & cover.isna().to_numpy()),
+            "LOW_COVERAGE",
+            cover,
+            "share",
+            ">=",
+            rules.coverage_min,
+            as_of,
+            result="not_checked",
+        )
+    )
+    owned = (
+        parcels["firm_id"].isin(firms.index)
+        if firms is not None
+        else parcels["firm_id"].isna() & False
+    )
+    unknown = pd.Series(done) & ~owned.to_numpy()
+    for code in ("LOW_TAX_PER_MU", "LOW_OUTPUT_PER_MU", "CLASS_D"):
+        frames.append(
+            _rows(
+                parcels,
+                unknown,
+                code,
+                pd.Series(np.nan, index=parcels.index),
+                "",
+                "",
+                np.nan,
+                as_of,
+                "owner not in the firms table",
+                result="not_checked",
+            )
+        )
+    if firms is not None and grades is not None:
+        firm = parcels["firm_id"].where(owned)
+        graded = grades["class"] != "T"
+        per_mu = {
+            "tax": firms["tax_wan_cny"] / firms["land_mu"].where(firms["land_mu"] > 0),
+            "revenue": firms["revenue_wan_cny"] / firms["land_mu"].where(firms["land_mu"] > 0),
+        }
+        median = {
+            k: v[graded].groupby(firms.loc[graded, "district"]).median() for k, v in per_mu.items()
+        }
+        district = parcels["district"]
+        tax = firm.map(per_mu["tax"])
+        tax_floor = np.maximum(
+            rules.tax_per_mu_min_wan_cny,
+            rules.tax_district_median_share * district.map(median["tax"]).fillna(0),
+        )
+        on = pd.Series(done) & owned.to_numpy()
+        frames.append(
+            _rows(
+                parcels,
+                on & (tax < tax_floor).to_numpy(),
+                "LOW_TAX_PER_MU",
+                tax,
+                "wan_cny_per_mu",
+                ">=",
+                tax_floor,
+                as_of,
+                f"the higher of {rules.tax_per_mu_min_wan_cny:g} and "
+                f"{rules.tax_district_median_share:.0%} of the district median",
+            )
+        )
+        revenue = firm.map(per_mu["revenue"])
+        rev_floor = rules.revenue_district_median_share * district.map(median["revenue"]).fillna(0)
+        frames.append(
+            _rows(
+                parcels,
+                on & (revenue < rev_floor).to_numpy(),
+                "LOW_OUTPUT_PER_MU",
+                revenue,
+                "wan_cny_per_mu",
+                ">=",
+                rev_floor,
+                as_of,
+                f"{rules.revenue_district_median_share:.0%} of the district median",
+            )
+        )
+        klass = firm.map(grades["class"])
+        share = firm.map(grades["rank_share"])
+        frames.append(
+            _rows(
+                parcels,
+                on & (klass == "D").to_numpy(),
+                "CLASS_D",
+                share,
+                "rank_share",
+                "<=",
+                1 - settings.evaluation.class_shares["D"],
+                as_of,
+                "firm graded D by the per-mu evaluation",
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def disposal(
+    idle: pd.DataFrame, findings: pd.DataFrame, index: pd.Index, parcel_ids: pd.Series
+) -> pd.DataFrame:
+    """Recommended disposal and reuse source per parcel (empty where nothing is found)."""
+    found = findings[findings["result"] == "finding"]
+    codes = found.groupby("parcel_id")["rule"].agg(lambda r: ";".join(dict.fromkeys(r)))
+    code = parcel_ids.map(codes).fillna("")
+    low_take = code.str.contains("LOW_TAX_PER_MU|CLASS_D", regex=True)
+    low_any = code.str.contains("LOW_", regex=False) | low_take
+    gov = idle["government_cause"]
+    choice = np.select(
+        [
+            idle["recoverable"],
+            idle["idle"] & ~gov,
+            gov & (idle["idle_days"] >= 730),
+            gov,
+            idle["unsupplied"],
+            low_take,
+            low_any,
+        ],
+        [
+            "recover_free",
+            "collect_fee",
+            "buy_back",
+            "extend",
+            "supply",
+            "buy_back",
+            "owner_upgrade",
+        ],
+        "",
+    )
+    source = np.select(
+        [
+            idle["recoverable"],
+            gov & (idle["idle_days"] >= 730),
+            idle["unsupplied"],
+            low_take & ~idle["idle"],
+        ],
+        ["idle_recoverable", "idle_negotiated", "unsupplied", "low_efficiency"],
+        "",
+    )
+    return pd.DataFrame(
+        {
+            "finding_codes": code.to_numpy(),
+            "disposal": choice,
+            "disposal_zh": pd.Series(choice).map(DISPOSALS).fillna("").to_numpy(),
+            "source": source,
+        },
+        index=index,
+    )

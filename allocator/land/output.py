@@ -1,0 +1,88 @@
+"""The reuse list for the land bureau: GeoPackage layers and CSV ledgers (台账).
+
+``reuse_list.gpkg``: ``findings`` (every flagged parcel, with its figures), ``sites`` (the
+reuse sites) and ``exclusions_applied`` (the parts of reusable parcels that an exclusion
+layer removed), all in the scenario's projected CRS. CSV files are UTF-8 with BOM; with
+``lang="zh"`` their headers are Chinese. Every file carries the data vintage ``as_of``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from allocator.io import write_csv
+from allocator.land.scan import LandScan
+
+REUSE_COLUMNS = ["parcel_id", "unit_id", "district", "park", "area_mu", "finding_codes",
+                 "idle_days", "fee_wan_cny", "recoverable", "class", "disposal", "disposal_zh",
+                 "source", "site_id", "as_of"]  # fmt: skip
+ZH = {
+    "parcel_id": "宗地编号", "unit_id": "不动产单元号", "district": "区县", "park": "园区",
+    "area_mu": "面积(亩)", "finding_codes": "认定规则", "idle_days": "闲置天数",
+    "fee_wan_cny": "闲置费(万元)", "recoverable": "可无偿收回", "class": "亩均评价等级",
+    "disposal": "处置建议代码", "disposal_zh": "处置建议", "source": "再利用来源",
+    "site_id": "地块单元编号", "as_of": "数据截止日期", "rule": "规则", "figure": "数值",
+    "unit": "单位", "comparator": "比较", "threshold": "阈值", "result": "结果", "note": "说明",
+    "parcels_flagged": "认定宗地数", "idle_area_mu": "闲置面积(亩)",
+    "low_efficiency_area_mu": "低效面积(亩)", "unsupplied_area_mu": "批而未供面积(亩)",
+    "reusable_area_mu": "可再利用面积(亩)", "fees_due_wan_cny": "应缴闲置费(万元)",
+    "quota_earned_mu": "挂钩新增指标(亩)", "sites": "再利用地块数",
+}  # fmt: skip
+
+
+def district_totals(result: LandScan, as_of: str) -> pd.DataFrame:
+    p = result.parcels
+    low = p["finding_codes"].str.contains("LOW_|CLASS_D", regex=True)
+    frame = pd.DataFrame({
+        "district": p["district"], "flagged": p["finding_codes"] != "",
+        "idle_area_mu": p["area_mu"].where(p["idle"], 0.0),
+        "low_efficiency_area_mu": p["area_mu"].where(low, 0.0),
+        "unsupplied_area_mu": p["area_mu"].where(p["unsupplied"], 0.0),
+        "fees_due_wan_cny": p["fee_wan_cny"],
+    })  # fmt: skip
+    totals = frame.groupby("district").agg(
+        parcels_flagged=("flagged", "sum"), idle_area_mu=("idle_area_mu", "sum"),
+        low_efficiency_area_mu=("low_efficiency_area_mu", "sum"),
+        unsupplied_area_mu=("unsupplied_area_mu", "sum"), fees_due_wan_cny=("fees_due_wan_cny", "sum"),
+    )  # fmt: skip
+    sites = result.sites.groupby("district").agg(
+        sites=("site_id", "size"), reusable_area_mu=("area_mu", "sum")
+    )
+    earned = result.earned_quota.groupby("district")["amount_mu"].sum().rename("quota_earned_mu")
+    totals = totals.join(sites).join(earned).fillna(0.0).reset_index()
+    totals[["parcels_flagged", "sites"]] = totals[["parcels_flagged", "sites"]].astype(int)
+    totals = totals.round(4)
+    total = totals.drop(columns="district").sum().round(4).to_frame().T.assign(district="total")
+    out = pd.concat([totals, total[totals.columns]], ignore_index=True)
+    out["as_of"] = as_of
+    return out
+
+
+def _csv(frame: pd.DataFrame, path: Path, lang: str) -> None:
+    write_csv(frame.rename(columns=ZH) if lang == "zh" else frame, path)
+
+
+def write_reuse_list(result: LandScan, folder: Path, as_of: str, lang: str = "en") -> None:
+    """Write the reuse list files into ``folder`` (which must exist)."""
+    flagged = result.reuse_list.assign(as_of=as_of)
+    table = pd.DataFrame(flagged[REUSE_COLUMNS]).round({"area_mu": 4, "fee_wan_cny": 4})
+    _csv(table, folder / "reuse_list.csv", lang)
+    _csv(result.findings, folder / "findings.csv", lang)
+    _csv(district_totals(result, as_of), folder / "district_totals.csv", lang)
+    if result.grades is not None:
+        write_csv(result.grades.round(6).reset_index(), folder / "firm_grades.csv")
+    if result.warnings:
+        rows = [{"file": w.file, "row": w.row, "parcel_id": w.key, "field": w.field, "value": w.value,
+                 "problem": w.rule} for w in result.warnings]  # fmt: skip
+        write_csv(pd.DataFrame(rows), folder / "land_warnings.csv")
+    gpkg = folder / "reuse_list.gpkg"
+    layers = {
+        "findings": gpd.GeoDataFrame(flagged[[*REUSE_COLUMNS, "geometry"]], crs=flagged.crs),
+        "sites": result.sites.assign(as_of=as_of),
+        "exclusions_applied": result.excluded.assign(as_of=as_of),
+    }
+    for name, layer in layers.items():
+        layer.to_file(gpkg, layer=name, driver="GPKG")

@@ -1,0 +1,284 @@
+"""The land scan: parcel layer → findings → per-mu evaluation → reuse sites.
+
+``scan_land`` reads and checks the layers, grades the firms, finds idle and low-efficiency
+parcels, builds the reuse sites and the new land quota their disposal earns. Results are
+cached by the hash of everything they depend on, so repeated solves of scenarios that
+share the land data do not scan again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import pickle
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from allocator.io import InputError, file_sha256
+from allocator.land import findings as fnd
+from allocator.land.evaluation import grade
+from allocator.land.layers import area_mu, geometry_problems, read_layer, split_source, to_projected
+from allocator.land.sites import build_sites, clip
+from models.scenario import Scenario
+from models.tables import PARCELS, Problem, parse_table
+
+
+@dataclass
+class LandScan:
+    parcels: gpd.GeoDataFrame  # every valid parcel, with its findings summary and site
+    findings: pd.DataFrame  # long: parcel_id, rule, figure, unit, comparator, threshold, ...
+    sites: gpd.GeoDataFrame
+    excluded: gpd.GeoDataFrame  # the parts of reusable parcels that exclusions removed
+    grades: pd.DataFrame | None  # per firm: indicators, score, class
+    earned_quota: pd.DataFrame  # district, year, amount_mu (增存挂钩)
+    districts: gpd.GeoDataFrame | None = None
+    warnings: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+    cached: bool = False
+
+    @property
+    def reuse_list(self) -> gpd.GeoDataFrame:
+        return self.parcels[self.parcels["finding_codes"] != ""]
+
+
+def _source_hash(base: Path, spec: str) -> str:
+    return file_sha256(base / split_source(spec)[0]) + "#" + (split_source(spec)[1] or "")
+
+
+def cache_key(sc: Scenario, base: Path, firms_sha: str | None) -> str:
+    parts = [
+        version("allocator"),
+        sc.as_of.isoformat(),
+        sc.land.model_dump_json(),
+        sc.eligibility.model_dump_json(),
+        repr(sorted((k, v.industry) for k, v in sc.sectors.items())),
+        firms_sha or "",
+    ]
+    for spec in [sc.data.parcels, sc.data.districts, sc.data.parks, *sc.data.exclusions]:
+        parts.append(_source_hash(base, spec) if spec else "")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+def _load_parcels(
+    sc: Scenario, base: Path, districts: gpd.GeoDataFrame | None
+) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+    """The parcel layer, typed and projected, and every problem of its features."""
+    raw, label = read_layer(base, sc.data.parcels or "")
+    raw = to_projected(raw, label, sc.land.crs, sc.land.assume_crs).reset_index(drop=True)
+    table, problems = parse_table(
+        pd.DataFrame(raw.drop(columns=raw.geometry.name)),
+        PARCELS,
+        label,
+        choices={"district": sc.districts},
+    )
+    if any(p.row is None for p in problems):  # a column problem: nothing else can be checked
+        raise InputError(problems)
+    geo_bad, geo_problems = geometry_problems(raw, label, "parcel_id")
+    problems += [
+        Problem(p.file, p.rule, (p.row or 0) + 1, p.field, p.value, p.key) for p in geo_problems
+    ]
+    bad = geo_bad.copy()
+    bad[[(p.row or 2) - 2 for p in problems]] = True
+    parcels = gpd.GeoDataFrame(table, geometry=raw.geometry.to_numpy(), crs=raw.crs)
+    problems += _date_problems(parcels, label, sc.as_of, bad)
+    if districts is not None:
+        problems += _district_problems(parcels, districts, label, bad)
+    return parcels, problems
+
+
+def _date_problems(
+    parcels: gpd.GeoDataFrame, label: str, as_of: dt.date, bad: np.ndarray
+) -> list[Problem]:
+    """Dates after ``as_of`` (a transfer, a halt), or before the transfer."""
+    now = pd.Timestamp(as_of)
+    checks = [
+        (col, parcels[col] > now, f"is after as_of {as_of}")
+        for col in ("transfer_date", "halted_since")
+    ]
+    checks += [
+        (col, parcels[col] < parcels["transfer_date"], "is before the transfer date")
+        for col in ("agreed_start_date", "extended_start_date", "halted_since")
+    ]
+    checks.append(
+        (
+            "agreed_start_date",
+            parcels["transfer_date"].notna() & parcels["agreed_start_date"].isna(),
+            "must not be empty where transfer_date is given",
+        )
+    )
+    out = []
+    for col, mask, why in checks:
+        for i in parcels.index[mask.to_numpy() & ~bad]:
+            value = parcels.at[i, col]
+            shown = "" if pd.isna(value) else str(value.date())
+            out.append(Problem(label, why, int(i) + 2, col, shown, parcels.at[i, "parcel_id"]))
+    return out
+
+
+def _district_problems(
+    parcels: gpd.GeoDataFrame, districts: gpd.GeoDataFrame, label: str, bad: np.ndarray
+) -> list[Problem]:
+    points = gpd.GeoDataFrame(geometry=parcels.geometry.representative_point(), crs=parcels.crs)
+    hit = gpd.sjoin(points, districts[["district", "geometry"]], predicate="within", how="left")
+    hit = hit[~hit.index.duplicated()]
+    out = []
+    for i in parcels.index[~bad]:
+        found = hit.at[i, "district"]
+        if pd.isna(found):
+            out.append(
+                Problem(
+                    label,
+                    "lies outside every district polygon",
+                    int(i) + 2,
+                    "geometry",
+                    None,
+                    parcels.at[i, "parcel_id"],
+                )
+            )
+        elif found != parcels.at[i, "district"]:
+            out.append(
+                Problem(
+                    label,
+                    f"the parcel lies in district {found}",
+                    int(i) + 2,
+                    "district",
+                    parcels.at[i, "district"],
+                    parcels.at[i, "parcel_id"],
+                )
+            )
+    return out
+
+
+def _layer(sc: Scenario, base: Path, spec: str) -> gpd.GeoDataFrame:
+    frame, label = read_layer(base, spec)
+    return to_projected(frame, label, sc.land.crs, sc.land.assume_crs)
+
+
+def scan(
+    sc: Scenario, base: Path, firms: pd.DataFrame | None, parks: pd.DataFrame | None
+) -> LandScan:
+    """Scan without the cache (see ``scan_land``)."""
+    districts = _layer(sc, base, sc.data.districts) if sc.data.districts else None
+    parcels, errors = _load_parcels(sc, base, districts)
+    if errors and sc.land.on_invalid == "stop":
+        raise InputError(errors)
+    keep = np.ones(len(parcels), dtype=bool)
+    keep[[(p.row or 2) - 2 for p in errors]] = False
+    parcels = parcels[keep].reset_index(drop=True)
+    parcels["area_mu"] = np.round(area_mu(parcels), 4)
+    stated = parcels["stated_area_mu"]
+    off = (stated - parcels["area_mu"]).abs() > sc.land.stated_area_tolerance * parcels["area_mu"]
+    warnings = list(errors) + [
+        Problem(
+            Path(split_source(sc.data.parcels or "")[0]).name,
+            f"geometry gives {parcels.at[i, 'area_mu']:.2f} mu, differs by more than "
+            f"{sc.land.stated_area_tolerance:.0%}",
+            None,
+            "stated_area_mu",
+            f"{stated[i]:g}",
+            parcels.at[i, "parcel_id"],
+        )
+        for i in parcels.index[off.to_numpy()]
+    ]
+    building = set(parcels.loc[parcels["status"] == "under_construction", "firm_id"].dropna())
+    grades = grade(firms, sc.land.evaluation, building) if firms is not None else None
+    industry = (
+        parcels["firm_id"].map(firms["sector"])
+        if firms is not None
+        else pd.Series(np.nan, index=parcels.index)
+    )
+    industry = industry.map({k: s.industry for k, s in sc.sectors.items()})
+    floors = sc.eligibility.plot_ratio_floor
+    plot_floor = industry.map(floors).fillna(floors.get("other", 0.0)).astype(float)
+    idle_found, idle = fnd.idle_findings(parcels, sc.land, sc.as_of)
+    low_found = fnd.efficiency_findings(parcels, firms, grades, sc.land, plot_floor, sc.as_of)
+    findings = pd.concat([idle_found, low_found], ignore_index=True)
+    order = {pid: i for i, pid in enumerate(parcels["parcel_id"])}
+    findings = findings.sort_values(
+        "parcel_id", key=lambda s: s.map(order), kind="stable"
+    ).reset_index(drop=True)
+    verdict = fnd.disposal(idle, findings, parcels.index, parcels["parcel_id"])
+    parcels = pd.concat([parcels, idle, verdict], axis=1)
+    parcels["class"] = (
+        parcels["firm_id"].map(grades["class"]).fillna("") if grades is not None else ""
+    )
+    reusable = parcels[parcels["source"].isin(sc.land.sites.sources)]
+    reusable = reusable.assign(parcel_area_mu=reusable["area_mu"])
+    exclusions = [_layer(sc, base, spec) for spec in sc.data.exclusions]
+    blocked = pd.concat(exclusions, ignore_index=True) if exclusions else None
+    pieces, removed = clip(
+        reusable[
+            [
+                "parcel_id",
+                "park",
+                "district",
+                "source",
+                "land_price_wan_cny",
+                "parcel_area_mu",
+                "geometry",
+            ]
+        ],
+        blocked,
+        sc.land.sites,
+    )
+    sites, site_of_piece = build_sites(pieces, parks, sc.land.sites, sc.as_of)
+    site_ids = (
+        pd.Series(site_of_piece, index=pieces["parcel_id"])
+        .groupby(level=0)
+        .agg(lambda v: ";".join(sorted(set(v))))
+    )
+    parcels["site_id"] = parcels["parcel_id"].map(site_ids).fillna("")
+    earned = _earned_quota(parcels, sc)
+    return LandScan(parcels, findings, sites, removed, grades, earned, districts, warnings)
+
+
+def _earned_quota(parcels: pd.DataFrame, sc: Scenario) -> pd.DataFrame:
+    """New land quota earned by disposing of idle and unsupplied land (增存挂钩)."""
+    settings = sc.land.sites
+    disposed = parcels[
+        parcels["source"].isin(["idle_recoverable", "idle_negotiated", "unsupplied"])
+    ]
+    year = sc.as_of.year + disposed["source"].map(settings.disposal_years).astype(int)
+    frame = pd.DataFrame(
+        {
+            "district": disposed["district"],
+            "year": year,
+            "amount_mu": settings.linkage_ratio * disposed["area_mu"],
+        }
+    )
+    return frame.groupby(["district", "year"], as_index=False)["amount_mu"].sum().round(4)
+
+
+def scan_land(
+    sc: Scenario,
+    base: Path,
+    firms: pd.DataFrame | None,
+    parks: pd.DataFrame | None,
+    firms_sha: str | None = None,
+    cache: Path | None = None,
+) -> LandScan:
+    """The land scan, from the cache when the same inputs were scanned before."""
+    import time
+
+    folder = cache or Path(os.environ.get("ALLOCATOR_CACHE", ".cache/allocator"))
+    path = folder / f"land-{cache_key(sc, base, firms_sha)}.pkl"
+    if path.exists():
+        with path.open("rb") as handle:
+            result: LandScan = pickle.load(handle)
+        result.cached = True
+        return result
+    started = time.perf_counter()
+    result = scan(sc, base, firms, parks)
+    result.seconds = time.perf_counter() - started
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as handle:
+        pickle.dump(result, handle)
+    tmp.replace(path)
+    return result
