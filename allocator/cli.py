@@ -52,6 +52,14 @@ def _print_summary(s: Summary, out: Path) -> None:
         f"backend {s.backend}; build {s.build_time_s:.2f} s, solve {s.solve_time_s:.2f} s, "
         f"total {s.total_time_s:.2f} s"
     )
+    if s.land:
+        land = s.land
+        out_console.print(
+            f"land: {land['flagged_parcels']:,} of {land['parcels']:,} parcels flagged, "
+            f"{land['sites']:,} reuse sites ({land['reusable_mu']:,.0f} mu); "
+            f"{land['projects_on_sites']} projects placed on {land['sites_used']} sites "
+            f"({land['reused_mu']:,.0f} mu), {land['new_quota_mu']:,.0f} mu of new quota"
+        )
     out_console.print(f"results in {out}")
 
 

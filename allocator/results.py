@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.io import atomic_dir, write_csv, write_json
+from allocator.land.output import write_reuse_list
 from allocator.run import Run
 from models.result import ResourceUse, Summary
 
@@ -84,12 +85,64 @@ def allocations_table(run: Run) -> pd.DataFrame:
         }
     )
     approved = pr.index.isin(run.starts.index)
+    on_site = pr.index.isin(run.placed.index)
     for name, res in sc.resources.items():
         amount = run.prep.demand[name].reindex(pr.index).fillna(0.0).to_numpy()
-        out[f"{name}_{res.unit}"] = np.round(np.where(approved, amount, 0.0), DECIMALS) + 0.0
+        used = approved & ~(on_site & res.new_land)  # a project on a reuse site takes no quota
+        out[f"{name}_{res.unit}"] = np.round(np.where(used, amount, 0.0), DECIMALS) + 0.0
+    out["site_id"] = pr.index.map(run.placed).fillna("").to_numpy()
+    out["land_source"] = np.select(
+        [
+            ~approved,
+            on_site,
+            pr["existing_parcel_id"].notna().to_numpy(),
+            (pr["land_mu"] > 0).to_numpy(),
+        ],
+        ["", "reuse", "existing_parcel", "new_quota"],
+        "none",
+    )
     out["reason"] = code.to_numpy()
     out["reason_detail"] = detail.to_numpy()
     return out
+
+
+def placements_table(run: Run) -> pd.DataFrame:
+    """One row per project placed on a reuse site, with the site's figures."""
+    sites = run.prep.sites.set_index("site_id")
+    placed = run.placed.sort_index()
+    land = run.prep.inputs.projects["land_mu"]
+    return pd.DataFrame({
+        "site_id": placed.to_numpy(), "project_id": placed.index,
+        "start_year": run.starts.reindex(placed.index).to_numpy(),
+        "land_mu": land.reindex(placed.index).to_numpy(),
+        "site_area_mu": sites["area_mu"].reindex(placed.to_numpy()).to_numpy(),
+        "source": sites["source"].reindex(placed.to_numpy()).to_numpy(),
+        "available_year": sites["available_year"].reindex(placed.to_numpy()).to_numpy(),
+        "acquisition_cost_wan_cny": sites["acquisition_cost_wan_cny"].reindex(placed.to_numpy()).to_numpy(),
+    }).sort_values(["site_id", "project_id"], ignore_index=True)  # fmt: skip
+
+
+def land_summary(run: Run) -> dict[str, object]:
+    land = run.prep.land
+    if land is None:
+        return {}
+    found = land.findings[land.findings["result"] == "finding"]["rule"].value_counts().sort_index()
+    placed = run.placed
+    area = run.prep.inputs.projects["land_mu"]
+    quota = [n for n, r in run.prep.scenario.resources.items() if r.new_land]
+    new_quota = sum(
+        float(run.prep.demand[n].reindex(run.starts.index.difference(placed.index)).sum())
+        for n in quota
+    )
+    return {
+        "parcels": len(land.parcels), "flagged_parcels": len(land.reuse_list),
+        "findings": {str(k): int(v) for k, v in found.items()}, "sites": len(land.sites),
+        "reusable_mu": round(float(land.sites["area_mu"].sum()), 4),
+        "quota_earned_mu": round(float(land.earned_quota["amount_mu"].sum()), 4),
+        "projects_on_sites": len(placed), "sites_used": int(placed.nunique()),
+        "reused_mu": round(float(area.reindex(placed.index).sum()), 4),
+        "new_quota_mu": round(new_quota, 4), "warnings": len(land.warnings),
+    }  # fmt: skip
 
 
 def resources_table(run: Run) -> pd.DataFrame:
@@ -193,8 +246,10 @@ def summary(run: Run, allocations: pd.DataFrame | None) -> Summary:
         },
         backend_details=details,
         diagnosis=run.diagnosis,
+        land=land_summary(run),
         input_sha256=dict(sorted(run.prep.inputs.hashes.items())),
         versions=_versions(),
+        land_scan_time_s=round(run.times.get("scan_s", 0.0), 3),
         build_time_s=round(run.times.get("build_s", 0.0), 3),
         solve_time_s=round(run.times.get("solve_s", 0.0), 3),
         total_time_s=round(run.times.get("total_s", 0.0), 3),
@@ -203,6 +258,7 @@ def summary(run: Run, allocations: pd.DataFrame | None) -> Summary:
 
 def write_run(run: Run, out: Path) -> Summary:
     """Write the result folder atomically; return the summary written."""
+    sc = run.prep.scenario
     with atomic_dir(out) as tmp:
         checks = run.prep.eligibility.checks.copy()
         checks[["figure", "threshold"]] = checks[["figure", "threshold"]].astype(float).round(6)
@@ -212,6 +268,10 @@ def write_run(run: Run, out: Path) -> Summary:
             allocations = allocations_table(run)
             write_csv(allocations, tmp / "allocations.csv")
             write_csv(resources_table(run), tmp / "resources.csv")
+        if run.prep.land is not None:
+            write_reuse_list(run.prep.land, tmp, sc.as_of.isoformat())
+            if allocations is not None:
+                write_csv(placements_table(run), tmp / "placements.csv")
         result = summary(run, allocations)
         write_json(result.model_dump(mode="json"), tmp / "summary.json")
         if run.diagnosis is not None:

@@ -109,9 +109,11 @@ def solve_scenario(
     say("reading and checking inputs")
     inputs = load_inputs(path)
     land = None
+    scan_s = 0.0
     if inputs.scenario.data.parcels:
         say("scanning the parcel layer")
         inputs, land = land_of(path)
+        scan_s = 0.0 if land.cached else land.seconds
     prep = prepare(inputs, land)
     check_locks(prep)
     t1 = time.perf_counter()
@@ -135,6 +137,7 @@ def solve_scenario(
         run.diagnosis = diagnose(model, settings, name, units)
     run.times = {
         "load_s": t1 - t0,
+        "scan_s": scan_s,
         "build_s": t2 - t1,
         "solve_s": t3 - t2,
         "total_s": time.perf_counter() - t0,

@@ -73,8 +73,12 @@ class Summary(BaseModel):
     model_size: dict[str, int] = Field(default_factory=dict)
     backend_details: dict[str, object] = Field(default_factory=dict)
     diagnosis: Diagnosis | None = None
+    land: dict[str, object] = Field(
+        default_factory=dict, description="Land scan and placement figures (with a parcel layer)."
+    )
     input_sha256: dict[str, str] = Field(default_factory=dict)
     versions: dict[str, str] = Field(default_factory=dict)
+    land_scan_time_s: float = Field(0.0, description="0 when the scan came from the cache.")
     build_time_s: float = 0.0
     solve_time_s: float = 0.0
     total_time_s: float = 0.0

@@ -16,7 +16,7 @@ from tests.conftest import project
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
-TIMING = ("build_time_s", "solve_time_s", "total_time_s")
+TIMING = ("land_scan_time_s", "build_time_s", "solve_time_s", "total_time_s")
 
 
 def run(*args: str):

@@ -1,0 +1,262 @@
+"""The land scan on tiny hand-drawn layers: areas, findings, grades, clipping, grouping."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+import shapely
+
+from allocator.io import InputError
+from allocator.run import land_of
+from tests.conftest import project
+from tests.landkit import X0, Y0, H, W, cell, firm, land_scenario, parcel, write_city
+
+SUPPLY = [("land_quota", 2027, "xuecheng", 0), ("energy", 2027, "city", 1e6)]
+AS_OF = dt.date(2026, 11, 1)
+
+
+def days_ago(n: int) -> str:
+    return (AS_OF - dt.timedelta(days=n)).isoformat()
+
+
+def scan(tmp_path, parcels, firms=None, exclusions=None, **changes):
+    write_city(tmp_path, parcels, firms, exclusions)
+    _, land = land_of(land_scenario(tmp_path, [project()], SUPPLY, **changes))
+    return land
+
+
+def finding(land, pid: str, rule: str):
+    rows = land.findings[(land.findings["parcel_id"] == pid) & (land.findings["rule"] == rule)]
+    return rows.iloc[0] if len(rows) else None
+
+
+def test_area_in_mu_from_geometry(tmp_path):
+    land = scan(
+        tmp_path,
+        [parcel("A", cell(0)), parcel("B", shapely.box(X0, Y0 + 1000, X0 + 200, Y0 + 1000 + H))],
+    )
+    assert land.parcels.set_index("parcel_id")["area_mu"].to_dict() == pytest.approx(
+        {"A": 10.0, "B": 20.0}
+    )
+    assert [w.key for w in land.warnings] == ["B"]  # stated 10 mu, drawn 20
+    assert "differs by more than 5%" in land.warnings[0].rule
+
+
+def test_idle_not_started_thresholds(tmp_path):
+    rows = [
+        parcel("P364", cell(0), status="not_started", agreed_start_date=days_ago(364), developed_area_share=0),
+        parcel("P365", cell(1), status="not_started", agreed_start_date=days_ago(365), developed_area_share=0),
+        parcel("P729", cell(2), status="not_started", agreed_start_date=days_ago(729), developed_area_share=0),
+        parcel("P730", cell(3), status="not_started", agreed_start_date=days_ago(730), developed_area_share=0),
+        parcel("PEXT", cell(4), status="not_started", agreed_start_date=days_ago(800),
+               extended_start_date=days_ago(100), developed_area_share=0),
+        parcel("PGOV", cell(5), status="not_started", agreed_start_date=days_ago(900),
+               government_delay=True, developed_area_share=0),
+    ]  # fmt: skip
+    rows = [{**r, "transfer_date": "2020-01-01"} for r in rows]
+    land = scan(tmp_path, rows)
+    p = land.parcels.set_index("parcel_id")
+    assert finding(land, "P364", "IDLE_NOT_STARTED") is None
+    f = finding(land, "P365", "IDLE_NOT_STARTED")
+    assert (f["figure"], f["comparator"], f["threshold"], f["unit"]) == (365, ">=", 365, "days")
+    assert p.at["P365", "fee_wan_cny"] == pytest.approx(40.0)  # 20% of 200 万元
+    assert not p.at["P729", "recoverable"] and p.at["P730", "recoverable"]
+    assert p.at["P729", "disposal"] == "collect_fee" and p.at["P730", "disposal"] == "recover_free"
+    assert p.at["P730", "disposal_zh"] == "无偿收回"
+    assert finding(land, "PEXT", "IDLE_NOT_STARTED") is None  # the extended date counts
+    assert finding(land, "PGOV", "IDLE_GOV_CAUSE") is not None
+    assert p.at["PGOV", "fee_wan_cny"] == 0 and not p.at["PGOV", "recoverable"]
+    assert p.at["PGOV", "disposal"] == "buy_back" and p.at["PGOV", "source"] == "idle_negotiated"
+
+
+def test_idle_halted_needs_little_done_and_a_year(tmp_path):
+    base = {"status": "halted", "transfer_date": "2018-01-01", "agreed_start_date": "2018-06-01"}
+    rows = [
+        parcel("H1", cell(0), **base, halted_since=days_ago(365), developed_area_share=0.33, invested_share=0.9),
+        parcel("H2", cell(1), **base, halted_since=days_ago(365), developed_area_share=0.34, invested_share=0.25),
+        parcel("H3", cell(2), **base, halted_since=days_ago(365), developed_area_share=0.9, invested_share=0.24),
+        parcel("H4", cell(3), **base, halted_since=days_ago(364), developed_area_share=0.1, invested_share=0.1),
+    ]  # fmt: skip
+    land = scan(tmp_path, rows)
+    assert finding(land, "H1", "IDLE_HALTED") is not None
+    assert finding(land, "H2", "IDLE_HALTED") is None
+    assert finding(land, "H3", "IDLE_HALTED") is not None
+    assert finding(land, "H4", "IDLE_HALTED") is None
+    assert "developed 0.33 (< 0.333)" in finding(land, "H1", "IDLE_HALTED")["note"]
+
+
+def test_low_efficiency_rules(tmp_path):
+    firms = [
+        firm(f"F{i}", tax_wan_cny=300 + 10 * i, revenue_wan_cny=5000 + 100 * i) for i in range(10)
+    ]
+    firms += [firm("LOWTAX", tax_wan_cny=149), firm("EDGE", tax_wan_cny=150)]
+    rows = [parcel(f"Q{i}", cell(i), firm_id=f"F{i}") for i in range(10)]
+    rows += [parcel("LT", cell(0, 1), firm_id="LOWTAX"), parcel("ED", cell(1, 1), firm_id="EDGE"),
+             parcel("PR", cell(2, 1), firm_id="F1", floor_area_m2=0.79 * 10 * 666.6667),
+             parcel("PR2", cell(3, 1), firm_id="F1", floor_area_m2=0.8 * 10 * 666.6667 + 1),
+             parcel("CV", cell(4, 1), firm_id="F1", building_coverage=0.29),
+             parcel("CV2", cell(5, 1), firm_id="F1", building_coverage=None)]  # fmt: skip
+    land = scan(tmp_path, rows, firms)
+    f = finding(land, "LT", "LOW_TAX_PER_MU")
+    assert f["figure"] == pytest.approx(14.9) and f["threshold"] == pytest.approx(15.0)
+    assert finding(land, "ED", "LOW_TAX_PER_MU") is None
+    assert finding(land, "PR", "LOW_PLOT_RATIO")["threshold"] == 0.8  # industry "other"
+    assert finding(land, "PR2", "LOW_PLOT_RATIO") is None
+    assert finding(land, "CV", "LOW_COVERAGE")["figure"] == 0.29
+    assert finding(land, "CV2", "LOW_COVERAGE")["result"] == "not_checked"
+    p = land.parcels.set_index("parcel_id")
+    assert p.at["LT", "disposal"] == "buy_back" and p.at["LT", "source"] == "low_efficiency"
+    assert p.at["PR", "disposal"] == "owner_upgrade" and p.at["PR", "source"] == ""
+
+
+def test_district_median_raises_the_tax_floor(tmp_path):
+    firms = [firm(f"F{i}", tax_wan_cny=1000) for i in range(9)] + [firm("LOW", tax_wan_cny=290)]
+    rows = [parcel(f"Q{i}", cell(i), firm_id=f"F{i}") for i in range(9)]
+    rows.append(parcel("L", cell(9), firm_id="LOW"))
+    land = scan(tmp_path, rows, firms)
+    f = finding(land, "L", "LOW_TAX_PER_MU")  # 29 per mu < 30% of the median 100
+    assert f["figure"] == pytest.approx(29) and f["threshold"] == pytest.approx(30)
+
+
+def test_per_mu_grades_by_rank(tmp_path):
+    firms = [firm(f"F{i:02d}", tax_wan_cny=100 + 10 * i) for i in range(20)]
+    firms.append(firm("SMALL", land_mu=2.0))
+    land = scan(tmp_path, [parcel("A", cell(0))], firms)
+    classes = land.grades["class"]
+    assert classes["SMALL"] == "T" and land.grades.at["SMALL", "not_graded_because"] == "under 3 mu"
+    assert classes[[f"F{i:02d}" for i in range(19, 14, -1)]].tolist() == ["A"] * 5  # top 25%
+    assert classes["F00"] == "D"  # bottom 5% of 20
+    assert (classes == "B").sum() == 9 and (classes == "C").sum() == 5
+
+
+def test_sites_clip_group_and_cost(tmp_path):
+    idle = {"status": "not_started", "transfer_date": "2020-01-01",
+            "agreed_start_date": days_ago(800), "developed_area_share": 0.0}  # fmt: skip
+    rows = [
+        parcel("I1", cell(0), **idle),
+        parcel("I2", cell(1), **idle),  # touching
+        parcel("I3", cell(5), **idle),  # alone
+        parcel("I4", cell(8), **idle),  # half under an exclusion
+        parcel("I5", cell(10), **idle),
+    ]  # 95% under an exclusion: a sliver
+    strip = shapely.box(X0 + 8 * W, Y0 + H / 2, X0 + 9 * W, Y0 + 2 * H)
+    sliver = shapely.box(X0 + 10 * W, Y0 + 0.05 * H, X0 + 11 * W, Y0 + 2 * H)
+    land = scan(tmp_path, rows, exclusions=[strip, sliver])
+    sites = land.sites.set_index("parcel_ids")
+    assert sites.at["I1;I2", "area_mu"] == pytest.approx(20.0)
+    assert sites.at["I3", "area_mu"] == pytest.approx(10.0)
+    assert sites.at["I4", "area_mu"] == pytest.approx(5.0)
+    assert "I5" not in sites.index  # 0.5 mu left: under the 3-mu minimum
+    assert (sites["source"] == "idle_recoverable").all()
+    assert (sites["acquisition_cost_wan_cny"] == 0).all() and (
+        sites["available_year"] == 2027
+    ).all()
+    assert (
+        sites.at["I1;I2", "zone_level"] == "provincial" and not sites.at["I1;I2", "chemical_park"]
+    )
+    assert land.excluded["excluded_mu"].sum() == pytest.approx(5.0 + 9.5)
+    p = land.parcels.set_index("parcel_id")
+    assert p.at["I1", "site_id"] == p.at["I2", "site_id"] != p.at["I3", "site_id"]
+    earned = land.earned_quota.set_index("district")["amount_mu"]
+    assert earned["xuecheng"] == pytest.approx(0.5 * 50)  # linkage 0.5 × 5 parcels × 10 mu
+
+
+def test_bought_back_site_costs_the_land_price(tmp_path):
+    firms = [firm(f"F{i}", tax_wan_cny=1000) for i in range(19)] + [firm("D", tax_wan_cny=10)]
+    rows = [parcel(f"Q{i}", cell(i, 2), firm_id=f"F{i}") for i in range(19)]
+    rows.append(parcel("LOW", cell(0), firm_id="D", land_price_wan_cny=300))
+    land = scan(tmp_path, rows, firms)
+    site = land.sites.set_index("parcel_ids").loc["LOW"]
+    assert site["source"] == "low_efficiency"
+    assert site["acquisition_cost_wan_cny"] == pytest.approx(300)
+    assert site["available_year"] == 2028  # two years to buy back
+
+
+BAD = [
+    ("empty", {"geometry": shapely.Polygon()}, "geometry", "empty or missing geometry"),
+    ("bowtie", {"geometry": shapely.Polygon([(X0, Y0), (X0 + 100, Y0 + 100), (X0 + 100, Y0), (X0, Y0 + 100)])},
+     "geometry", "invalid geometry"),
+    ("two parts", {"geometry": shapely.MultiPolygon([cell(20), cell(22)])}, "geometry", "multi-part"),
+    ("outside", {"geometry": shapely.box(600_000, 3_845_000, 600_100, 3_845_100)}, "geometry",
+     "outside every district"),
+    ("wrong district", {"district": "shizhong"}, "district", "lies in district xuecheng"),
+    ("future", {"transfer_date": "2027-01-01", "agreed_start_date": "2027-06-01"}, "transfer_date",
+     "after as_of 2026-11-01"),
+    ("before transfer", {"agreed_start_date": "2014-01-01"}, "agreed_start_date", "before the transfer date"),
+    ("bad date", {"halted_since": "2020-13-45"}, "halted_since", "must be a date"),
+    ("bad status", {"status": "sleeping"}, "status", "must be one of"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("what", "change", "field", "rule"), BAD, ids=[b[0] for b in BAD])
+def test_bad_parcels_are_named(tmp_path, what, change, field, rule):
+    good = parcel("OK", cell(0))
+    bad = parcel("BAD", cell(3))
+    bad.update(change)
+    write_city(tmp_path, [good, bad])
+    path = land_scenario(tmp_path, [project()], SUPPLY)
+    with pytest.raises(InputError) as info:
+        land_of(path)
+    (problem,) = info.value.problems
+    assert problem.key == "BAD" and problem.field == field and problem.row == 3
+    assert rule in problem.rule and problem.file == "city.gpkg#parcels"
+    # with on_invalid: skip, the scan goes on for the valid parcels
+    path = land_scenario(tmp_path, [project()], SUPPLY, land={"on_invalid": "skip"})
+    _, land = land_of(path)
+    assert land.parcels["parcel_id"].tolist() == ["OK"]
+    assert [w.key for w in land.warnings] == ["BAD"]
+
+
+def test_duplicate_geometry(tmp_path):
+    write_city(tmp_path, [parcel("A", cell(0)), parcel("B", cell(0))])
+    with pytest.raises(InputError) as info:
+        land_of(land_scenario(tmp_path, [project()], SUPPLY))
+    assert [str(p) for p in info.value.problems] == [
+        "city.gpkg#parcels row 3 (B): field `geometry` same geometry as A"]  # fmt: skip
+
+
+def test_missing_crs_suggests_the_zone_prefixed_one(tmp_path):
+    shifted = shapely.affinity.translate(cell(0), xoff=39_000_000)  # zone 39 prefix
+    write_city(tmp_path, [parcel("A", shifted)], crs=None)
+    path = land_scenario(tmp_path, [project()], SUPPLY)
+    with pytest.raises(InputError) as info:
+        land_of(path)
+    (problem,) = info.value.problems
+    assert "no coordinate reference system" in problem.rule and "EPSG:4527" in problem.rule
+    _, land = land_of(
+        land_scenario(tmp_path, [project()], SUPPLY, land={"assume_crs": "EPSG:4527"})
+    )
+    assert land.parcels["area_mu"].iloc[0] == pytest.approx(10.0, rel=1e-3)
+    assert land.parcels.crs.to_epsg() == 4548
+
+
+def test_wrong_crs_is_caught(tmp_path):
+    write_city(tmp_path, [parcel("A", cell(0))], crs="EPSG:4490")  # metres declared as degrees
+    with pytest.raises(InputError) as info:
+        land_of(land_scenario(tmp_path, [project()], SUPPLY))
+    assert "do not fit the declared CRS" in info.value.problems[0].rule
+
+
+def test_missing_layer_and_unreadable_file(tmp_path):
+    write_city(tmp_path, [parcel("A", cell(0))])
+    path = land_scenario(tmp_path, [project()], SUPPLY, data={"parcels": "city.gpkg#plots"})
+    with pytest.raises(InputError) as info:
+        land_of(path)
+    assert "no layer `plots` in city.gpkg" in info.value.problems[0].rule
+    (tmp_path / "broken.gpkg").write_text("not a geopackage")
+    path = land_scenario(tmp_path, [project()], SUPPLY, data={"parcels": "broken.gpkg"})
+    with pytest.raises(InputError) as info:
+        land_of(path)
+    assert info.value.problems[0].file == "broken.gpkg"
+
+
+def test_scan_is_cached_by_input_hash(tmp_path):
+    write_city(tmp_path, [parcel("A", cell(0))])
+    path = land_scenario(tmp_path, [project()], SUPPLY)
+    assert not land_of(path)[1].cached
+    assert land_of(path)[1].cached
+    write_city(tmp_path, [parcel("A", cell(1))])  # the layer changed: scan again
+    assert not land_of(path)[1].cached
+    pd.testing.assert_index_equal(land_of(path)[1].parcels.index, pd.RangeIndex(1))
