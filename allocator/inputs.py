@@ -16,7 +16,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from allocator.io import InputError, file_sha256, read_table
-from allocator.land.layers import is_layer, read_layer, split_source
+from allocator.land.layers import is_layer, read_layer, restore_shapefile_names, split_source
 from models.scenario import Scenario, load_document
 from models.tables import FIRMS, PARKS, PROJECTS, SUPPLIES, Problem, TableSpec, parse_table
 
@@ -92,6 +92,7 @@ def _load(
     try:
         if is_layer(source):
             frame, label = read_layer(base, source)
+            frame = restore_shapefile_names(frame, [c.name for c in spec.columns])
             geometry = frame.geometry
             raw = pd.DataFrame(frame.drop(columns=frame.geometry.name))
         else:

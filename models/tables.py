@@ -300,14 +300,8 @@ def _check_columns(
             if twin in missing:
                 missing.remove(twin)
         else:
-            problems.append(
-                Problem(
-                    file,
-                    "unknown column: remove it, or list it in data.extra_project_columns "
-                    "of the scenario",
-                    field=col,
-                )
-            )
+            hint = ", or list it in data.extra_project_columns" if spec is PROJECTS else ""
+            problems.append(Problem(file, f"unknown column: remove it{hint}", field=col))
     for col in missing:
         problems.append(Problem(file, "required column is missing", field=col))
     dupes = sorted({c for c in present if present.count(c) > 1})

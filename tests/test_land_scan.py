@@ -260,3 +260,32 @@ def test_scan_is_cached_by_input_hash(tmp_path):
     write_city(tmp_path, [parcel("A", cell(1))])  # the layer changed: scan again
     assert not land_of(path)[1].cached
     pd.testing.assert_index_equal(land_of(path)[1].parcels.index, pd.RangeIndex(1))
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "parquet", "shp.zip"])
+def test_other_layer_formats_give_the_same_scan(tmp_path, fmt):
+    import geopandas as gpd
+
+    rows = [parcel("A", cell(0)), parcel("B", cell(1), status="not_started", developed_area_share=0,
+                                              agreed_start_date=days_ago(800))]  # fmt: skip
+    write_city(tmp_path, rows)
+    reference = land_of(land_scenario(tmp_path, [project()], SUPPLY))[1].findings
+    layer = gpd.read_file(tmp_path / "city.gpkg", layer="parcels")
+    if fmt == "parquet":
+        layer.to_parquet(tmp_path / "parcels.parquet")
+        name = "parcels.parquet"
+    elif fmt == "geojson":
+        layer.to_crs("EPSG:4490").to_file(tmp_path / "parcels.geojson", driver="GeoJSON")
+        name = "parcels.geojson"
+    else:
+        layer.to_file(tmp_path / "parcels.shp", driver="ESRI Shapefile")
+        import zipfile
+
+        with zipfile.ZipFile(tmp_path / "parcels.zip", "w") as z:
+            for part in tmp_path.glob("parcels.*"):
+                if part.suffix != ".zip":
+                    z.write(part, part.name)
+        name = "parcels.zip"
+    path = land_scenario(tmp_path, [project()], SUPPLY, data={"parcels": name})
+    found = land_of(path)[1].findings
+    pd.testing.assert_frame_equal(found, reference, check_exact=False, rtol=1e-6)

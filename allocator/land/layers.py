@@ -71,6 +71,18 @@ def read_layer(base: Path, spec: str) -> tuple[gpd.GeoDataFrame, str]:
         raise InputError([Problem(label, f"cannot read the layer: {exc}")]) from exc
 
 
+def restore_shapefile_names(frame: gpd.GeoDataFrame, expected: list[str]) -> gpd.GeoDataFrame:
+    """Shapefiles cut field names to 10 characters: give them back their full names."""
+    renames = {}
+    for col in frame.columns:
+        if col in expected or len(str(col)) != 10:
+            continue
+        full = [e for e in expected if e.startswith(str(col))]
+        if len(full) == 1:
+            renames[col] = full[0]
+    return frame.rename(columns=renames)
+
+
 def guess_crs(frame: gpd.GeoDataFrame) -> str | None:
     """The CRS that the coordinates look like, for a layer that declares none."""
     if frame.empty:

@@ -23,7 +23,14 @@ import pandas as pd
 from allocator.io import InputError, file_sha256
 from allocator.land import findings as fnd
 from allocator.land.evaluation import grade
-from allocator.land.layers import area_mu, geometry_problems, read_layer, split_source, to_projected
+from allocator.land.layers import (
+    area_mu,
+    geometry_problems,
+    read_layer,
+    restore_shapefile_names,
+    split_source,
+    to_projected,
+)
 from allocator.land.sites import build_sites, clip
 from models.scenario import Scenario
 from models.tables import PARCELS, Problem, parse_table
@@ -70,6 +77,7 @@ def _load_parcels(
 ) -> tuple[gpd.GeoDataFrame, list[Problem]]:
     """The parcel layer, typed and projected, and every problem of its features."""
     raw, label = read_layer(base, sc.data.parcels or "")
+    raw = restore_shapefile_names(raw, [c.name for c in PARCELS.columns])
     raw = to_projected(raw, label, sc.land.crs, sc.land.assume_crs).reset_index(drop=True)
     table, problems = parse_table(
         pd.DataFrame(raw.drop(columns=raw.geometry.name)),
