@@ -289,3 +289,36 @@ def test_other_layer_formats_give_the_same_scan(tmp_path, fmt):
     path = land_scenario(tmp_path, [project()], SUPPLY, data={"parcels": name})
     found = land_of(path)[1].findings
     pd.testing.assert_frame_equal(found, reference, check_exact=False, rtol=1e-6)
+
+
+def test_output_per_mu_and_coverage_at_their_thresholds(tmp_path):
+    firms = [firm(f"F{i}", revenue_wan_cny=10_000) for i in range(9)]
+    firms += [firm("LOWREV", revenue_wan_cny=2_999), firm("EDGEREV", revenue_wan_cny=3_000)]
+    rows = [parcel(f"Q{i}", cell(i), firm_id=f"F{i}") for i in range(9)]
+    rows += [parcel("LR", cell(0, 1), firm_id="LOWREV"), parcel("ER", cell(1, 1), firm_id="EDGEREV"),
+             parcel("C30", cell(2, 1), firm_id="F1", building_coverage=0.30)]  # fmt: skip
+    land = scan(tmp_path, rows, firms)
+    f = finding(land, "LR", "LOW_OUTPUT_PER_MU")  # 299.9 per mu < 30% of the median 1,000
+    assert f["figure"] == pytest.approx(299.9) and f["threshold"] == pytest.approx(300)
+    assert finding(land, "ER", "LOW_OUTPUT_PER_MU") is None
+    assert finding(land, "C30", "LOW_COVERAGE") is None
+    assert land.parcels.set_index("parcel_id").at["LR", "disposal"] == "owner_upgrade"
+
+
+def test_class_d_parcels_and_projects(tmp_path):
+    firms = [firm(f"F{i:02d}", tax_wan_cny=200 + 10 * i) for i in range(20)]
+    rows = [parcel(f"Q{i:02d}", cell(i % 10, i // 10), firm_id=f"F{i:02d}") for i in range(20)]
+    write_city(tmp_path, rows, firms)
+    upgrade = project(project_id="UP-D", kind="tech_upgrade", land_mu=0, firm_id="F00",
+                      existing_parcel_id="Q00")  # fmt: skip
+    fine = project(project_id="UP-A", kind="tech_upgrade", land_mu=0, firm_id="F19",
+                   existing_parcel_id="Q19")  # fmt: skip
+    inputs, land = land_of(land_scenario(tmp_path, [upgrade, fine], SUPPLY))
+    assert finding(land, "Q00", "CLASS_D")["figure"] == 1.0  # last of 20
+    assert finding(land, "Q01", "CLASS_D") is None
+    from allocator.prepare import prepare
+
+    prep = prepare(inputs, land)
+    assert prep.eligibility.reason["UP-D"] == "INELIGIBLE_FIRM_CLASS_D"
+    assert prep.eligibility.reason["UP-A"] == ""
+    assert prep.benefit["UP-A"] == pytest.approx(8000 * 1.05)  # class A bonus 5%
