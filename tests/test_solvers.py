@@ -137,6 +137,7 @@ def test_backend_matches_brute_force(case, backend, seed, n, years):
     assert result.status is Status.OPTIMAL, result.message
     assert result.objective == pytest.approx(best, rel=1e-7)
     assert result.gap is not None and result.gap <= 1e-6
+    assert result.bound == pytest.approx(best, rel=1e-6)
     alloc = decode(model, result.x)
     check = evaluate(prep, alloc)
     assert check.ok, check.violations

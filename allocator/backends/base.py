@@ -60,6 +60,8 @@ class SolveResult:
     def gap(self) -> float | None:
         if self.objective is None or self.bound is None or not math.isfinite(self.bound):
             return None
+        if self.bound < self.objective:  # a bound below a solution is no bound: say so
+            return None
         return max(self.bound - self.objective, 0.0) / max(abs(self.objective), 1.0)
 
 
@@ -85,8 +87,11 @@ def finish(
         x = None
     if bound is not None and math.isfinite(bound):
         bound = bound + lp.offset
-        if objective is not None and status is Status.OPTIMAL:
-            bound = max(bound, objective)
+        if (
+            objective is not None
+            and objective - 1e-6 * max(1.0, abs(objective)) <= bound < objective
+        ):
+            bound = objective  # the solver's tolerance, not a better solution than its bound
     return SolveResult(
         status,
         backend,

@@ -48,17 +48,16 @@ def _problem(lp: LinearProgram) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
 
 
 def _cbc_bound(log: str, objective: float | None, gap_rel: float) -> float | None:
-    """The bound from CBC's log: its "Upper bound" line (we maximise), or the objective when
-    CBC proved optimality outright; within a gap tolerance, the bound that tolerance allows."""
-    found = re.findall(r"Upper bound:\s+(-?[0-9.eE+-]+)", log)
-    if found:
-        return float(found[-1])
+    """The bound from CBC's log: the objective where CBC proved optimality (within its gap
+    tolerance, the bound that tolerance allows), else its printed "Upper bound" (we
+    maximise), which CBC rounds to a few digits."""
     result = re.findall(r"Result - (.*)", log)
-    if objective is None or not result or not result[-1].startswith("Optimal"):
-        return None
-    if "gap" in result[-1].lower():
-        return objective + gap_rel * max(abs(objective), 1.0)
-    return objective
+    if objective is not None and result and result[-1].startswith("Optimal"):
+        if "gap" in result[-1].lower():
+            return objective + gap_rel * max(abs(objective), 1.0)
+        return objective
+    found = re.findall(r"Upper bound:\s+(-?[0-9.eE+-]+)", log)
+    return float(found[-1]) if found else None
 
 
 def solve(lp: LinearProgram, settings: Settings, name: str = "pulp_cbc") -> SolveResult:
@@ -110,7 +109,8 @@ def solve(lp: LinearProgram, settings: Settings, name: str = "pulp_cbc") -> Solv
         bound = _cbc_bound(log, objective, settings.gap_rel)
     else:
         model = getattr(solver, "solverModel", None) or getattr(prob, "solverModel", None)
+        # PuLP hands HiGHS the negated objective and minimises: negate the bound back.
         bound = (
-            model.getInfo().mip_dual_bound if model is not None and lp.integer.any() else objective
+            -model.getInfo().mip_dual_bound if model is not None and lp.integer.any() else objective
         )
     return finish(lp, name, version, started, status, x, bound, pulp.LpStatus[prob.status])

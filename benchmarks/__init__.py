@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m benchmarks`` prints the tables of benchmarks/RESULTS.md."""
