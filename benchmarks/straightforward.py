@@ -32,7 +32,6 @@ class Built:
 def build(prep: Prepared) -> Built:
     started = time.perf_counter()
     sc = prep.scenario
-    years = sc.horizon.years
     prob = pulp.LpProblem("straightforward", pulp.LpMaximize)
     var = prob.add_variable
     x = {
@@ -98,7 +97,7 @@ def build(prep: Prepared) -> Built:
     return Built(prob, x, y, buy, time.perf_counter() - started)
 
 
-def _resources(prob, prep, x, n, buy, window) -> None:  # noqa: ANN001
+def _resources(prob, prep, x, n, buy, window) -> None:
     sc = prep.scenario
     years = sc.horizon.years
     pools = prep.pools
@@ -146,7 +145,7 @@ def _resources(prob, prep, x, n, buy, window) -> None:  # noqa: ANN001
                     prob += pulp.lpSum(use) <= pulp.lpSum(bought)
 
 
-def _policy(prob, prep, x, window, objective) -> None:  # noqa: ANN001
+def _policy(prob, prep, x, window, objective) -> None:
     sc = prep.scenario
     years = sc.horizon.years
     pr = prep.projects
