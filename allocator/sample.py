@@ -55,6 +55,12 @@ TWO_HIGH = {
     "high_end_chemicals": ["methanol", "chlor_alkali", "nitrogen_fertiliser"],
 }
 SECTORS = EMERGING + TRADITIONAL
+VA_RATE = {  # typical value-added rates by sector (*assumed*)
+    "high_end_equipment": 0.26, "high_end_chemicals": 0.20, "new_materials": 0.22,
+    "new_energy": 0.24, "new_medicine": 0.38, "new_it": 0.34, "coal_power": 0.30,
+    "building_materials": 0.24, "textile": 0.18, "paper": 0.20, "food": 0.17,
+    "agriculture_processing": 0.15,
+}  # fmt: skip
 SECTOR_WEIGHT = np.array([0.14, 0.09, 0.11, 0.11, 0.08, 0.07, 0.05, 0.08, 0.06, 0.05, 0.09, 0.07])
 
 
@@ -161,11 +167,14 @@ def _projects(
     zero_land |= (kind == "expansion") & existing & (rng.random(n) < 0.5)
     intensity = floor * rng.lognormal(np.log(1.65), 0.3, n)
     land = np.where(zero_land, 0.0, np.clip(investment / intensity, 5, 1500)).round(2)
-    output_per_mu = 400 * rng.lognormal(np.log(1.65), 0.3, n)
+    # Projects differ widely in output per mu (亩均产出 spans 10x and more among candidates)
+    # and in value-added rate (by sector, and by firm within a sector).
+    output_per_mu = 400 * rng.lognormal(np.log(2.0), 0.5, n)
     output = np.where(
         land > 0, land * output_per_mu, investment * rng.lognormal(np.log(0.8), 0.3, n)
     )
-    value_added = output * rng.uniform(0.2, 0.35, n)
+    va_rate = pd.Series(sector).map(VA_RATE).to_numpy() * rng.lognormal(0.0, 0.3, n)
+    value_added = output * np.clip(va_rate, 0.08, 0.6)
     tax = output * rng.lognormal(np.log(0.06), 0.22, n)
     heavy = np.isin(sector, list(HEAVY))
     e_int = rng.lognormal(np.log(np.where(heavy, 0.45, 0.12)), 0.5)
