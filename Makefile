@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: demo test lint typecheck unit install sample schema constraints clean
+.PHONY: demo test lint typecheck unit install sample schema constraints clean bench
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ unit: install
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit
+
+# Benchmarks (long: tens of minutes): writes benchmarks/RESULTS.md.
+bench: install
+	$(BIN)/python -m benchmarks
 
 schema: install
 	$(BIN)/allocator schema --out scenarios/schema.json
