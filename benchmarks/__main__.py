@@ -9,6 +9,7 @@ by the evaluator.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import platform
 import statistics
@@ -26,7 +27,7 @@ from allocator.formulation.build import build_model
 from allocator.prepare import Prepared, prepare
 from allocator.run import decode, land_of
 from allocator.sample import generate
-from benchmarks import spreadsheet, straightforward
+from benchmarks import hard, spreadsheet, straightforward
 
 ROOT = Path(__file__).resolve().parents[1]
 GAP = 1e-4
@@ -51,8 +52,9 @@ def machine() -> str:
             f"ortools {version('ortools')}, PuLP {version('PuLP')}")  # fmt: skip
 
 
-def median_run(repeats: int, fn: Callable[[], dict]) -> dict:
-    runs = [fn() for _ in range(repeats)]
+def median_run(repeats: int, fn: Callable[[int], dict]) -> dict:
+    """Run with seeds 0..repeats−1 (branch-and-bound times vary with the seed); medians."""
+    runs = [fn(seed) for seed in range(repeats)]
     out = dict(runs[0])
     for key in ("build_s", "solve_s"):
         if key in out:
@@ -74,13 +76,12 @@ def sample_prep(folder: Path, n_projects: int = 1000, n_parcels: int = 20_000, s
     return prepare(inputs, land), path
 
 
-def engine(prep: Prepared, time_limit: float, threads: int = 1) -> dict:
+def engine(prep: Prepared, time_limit: float, threads: int = 1, seed: int = 0) -> dict:
     t0 = time.perf_counter()
     model = build_model(prep)
     t1 = time.perf_counter()
-    result = get_backend("highs")(
-        model.lp, Settings(time_limit_s=time_limit, gap_rel=GAP, threads=threads)
-    )
+    settings = Settings(time_limit_s=time_limit, gap_rel=GAP, threads=threads, seed=seed)
+    result = get_backend("highs")(model.lp, settings)
     t2 = time.perf_counter()
     alloc = decode(model, result.x) if result.x is not None else None
     check = evaluate(prep, alloc) if alloc is not None else None
@@ -89,12 +90,10 @@ def engine(prep: Prepared, time_limit: float, threads: int = 1) -> dict:
             "gap": result.gap, "bound": result.bound, "alloc": alloc, "check": check}  # fmt: skip
 
 
-def plain(prep: Prepared, solver: str, time_limit: float) -> dict:
+def plain(prep: Prepared, solver: str, time_limit: float, seed: int = 0) -> dict:
     built = straightforward.build(prep)
-    status, seconds, bound = straightforward.solve(built, solver, time_limit, GAP)
+    status, seconds, bound = straightforward.solve(built, solver, time_limit, GAP, seed=seed)
     check = evaluate(prep, straightforward.allocation(built, prep))
-    if bound is not None:
-        bound = -bound  # PuLP's HiGHS minimises the negated objective
     gap = None if bound is None else max(bound - check.objective, 0) / abs(check.objective)
     return {"build_s": built.seconds, "solve_s": seconds, "status": status, "objective": check.objective,
             "ok": check.ok, "gap": gap}  # fmt: skip
@@ -118,15 +117,17 @@ def table(header: list[str], rows: list[list[object]]) -> str:
 
 
 def row_engine_vs_straightforward(prep: Prepared, repeats: int, limit: float) -> str:
-    ours = median_run(repeats, lambda: engine(prep, limit))
-    ours2 = median_run(repeats, lambda: engine(prep, limit, threads=2))
+    ours = median_run(repeats, lambda seed: engine(prep, limit, seed=seed))
+    ours2 = median_run(repeats, lambda seed: engine(prep, limit, threads=2, seed=seed))
     rows = [["engine (s-form, highspy), 1 thread", ours["build_s"], ours["solve_s"], ours["status"],
              ours["objective"], f"{ours['gap']:.4%}" if ours["gap"] is not None else "–", ours["ok"], "1.0×"],
             ["engine, 2 threads", ours2["build_s"], ours2["solve_s"], ours2["status"], ours2["objective"],
              f"{ours2['gap']:.4%}" if ours2["gap"] is not None else "–", ours2["ok"],
              f"{ours['solve_s'] / ours2['solve_s']:.1f}×"]]  # fmt: skip
     for solver in ("highs", "cbc"):
-        r = median_run(repeats if solver == "highs" else 1, lambda s=solver: plain(prep, s, limit))
+        r = median_run(
+            repeats if solver == "highs" else 1, lambda seed, s=solver: plain(prep, s, limit, seed)
+        )
         rows.append([f"straightforward PuLP + {solver.upper()}, 1 thread", r["build_s"], r["solve_s"], r["status"],
                      r["objective"], f"{r['gap']:.4%}" if r["gap"] is not None else "–", r["ok"],
                      f"{r['solve_s'] / ours['solve_s']:.1f}× slower"])  # fmt: skip
@@ -179,11 +180,61 @@ def row_budgets(prep: Prepared) -> str:
     )
 
 
+def row_hard(folder: Path, limit: float = 10.0, factor: float = 10.0) -> str:
+    rows = []
+    gaps = []
+    for n, k in ((100, 5), (300, 15), (500, 30)):
+        for alpha in (0.25, 0.5, 0.75):
+            path = hard.write(folder / f"hard-{n}-{k}-{alpha}", n, k, alpha, seed=1000 * n + k)
+            ours = hard.solve_cli(path, "highs", limit, path.parent / "ours")
+            refs = [
+                hard.solve_cli(path, b, limit * factor, path.parent / b) for b in ("highs", "cpsat")
+            ]
+            found = [
+                r["objective_wan_cny"] for r in [ours, *refs] if r["objective_wan_cny"] is not None
+            ]
+            bounds = [r["bound_wan_cny"] for r in [ours, *refs] if r["bound_wan_cny"] is not None]
+            best, bound = max(found), min(bounds)
+            mine = ours["objective_wan_cny"]
+            to_best = (best - mine) / best
+            gaps.append(to_best)
+            rows.append([n, k, alpha, ours["status"], mine, best, f"{to_best:.4%}", bound,
+                         f"{(bound - mine) / mine:.4%}"])  # fmt: skip
+    rows.append(["mean", "", "", "", "", "", f"{sum(gaps) / len(gaps):.4%}", "", ""])
+    head = ["projects", "resources", "α", "status at 10 s", "objective at 10 s", f"best in {factor * limit:g} s (HiGHS, CP-SAT)",
+            "gap to best", "best bound", "gap to bound"]  # fmt: skip
+    return table(head, rows)
+
+
+def row_warm(prep: Prepared, repeats: int) -> str:
+    base = build_model(prep)
+    first = get_backend("highs")(base.lp, Settings(time_limit_s=600, gap_rel=GAP))
+    start = dict(zip(base.lp.col_names, first.x, strict=True))
+    rows = []
+    changes = ("energy supply 2028 −5%", "one approved project's value +10%")
+    for name in changes:
+        changed = copy.deepcopy(prep)
+        if name.startswith("energy"):
+            rows_ = (changed.supply["resource"] == "energy") & (changed.supply["year"] == 2028)
+            changed.supply.loc[rows_, "amount"] *= 0.95
+        else:
+            pid = decode(base, first.x).starts.index[0]
+            changed.pairs.loc[changed.pairs["project_id"] == pid, "value_wan_cny"] *= 1.10
+        lp = build_model(changed).lp
+        times = {}
+        for mode, warm in (("cold", None), ("warm", start)):
+            runs = [get_backend("highs")(lp, Settings(time_limit_s=600, gap_rel=GAP, seed=seed, start=warm))
+                    for seed in range(repeats)]  # fmt: skip
+            times[mode] = statistics.median(r.time_s for r in runs)
+        rows.append([name, times["cold"], times["warm"], f"{times['warm'] / times['cold']:.0%}"])
+    return table(["change", "cold s", "warm s", "warm / cold"], rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--limit", type=float, default=600.0, help="time limit of each solve, s")
-    parser.add_argument("--rows", default="1,2,3", help="which rows to run")
+    parser.add_argument("--limit", type=float, default=300.0, help="time limit of each solve, s")
+    parser.add_argument("--rows", default="1,2,3,5,6", help="which rows to run")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
     args = parser.parse_args()
     wanted = set(args.rows.split(","))
@@ -197,6 +248,8 @@ def main() -> None:
             "1": ("1. Engine versus the straightforward model (sample city)", lambda: row_engine_vs_straightforward(prep, args.repeats, args.limit)),
             "2": ("2. Optimum versus the spreadsheet method", lambda: row_spreadsheet(prep, args.limit)),
             "3": ("3. Solution quality at fixed time budgets (engine, 1 thread)", lambda: row_budgets(prep)),
+            "5": ("5. Hard selection instances through the CLI (10 s, 1 thread)", lambda: row_hard(Path(tmp))),
+            "6": ("6. Re-solve after a small change: warm start versus cold", lambda: row_warm(prep, args.repeats)),
         }  # fmt: skip
         for key, (title, run) in parts.items():
             if key in wanted:

@@ -8,14 +8,19 @@ into an allocation and checked by the same evaluator as the engine's.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import cbcbox
+import highspy
 import numpy as np
 import pandas as pd
 import pulp
 
+from allocator.backends.base import quiet_stdout
+from allocator.backends.pulp import cbc_bound
 from allocator.evaluate import Allocation
 from allocator.prepare import Prepared, matches
 
@@ -218,30 +223,38 @@ def _policy(prob, prep, x, window, objective) -> None:
 
 
 def solve(
-    built: Built, solver: str, time_limit: float, gap: float, threads: int = 1
+    built: Built, solver: str, time_limit: float, gap: float, threads: int = 1, seed: int = 0
 ) -> tuple[str, float, float | None]:
-    """Solve with HiGHS or CBC (PuLP defaults besides limits); status, seconds, bound."""
+    """Solve with HiGHS or CBC (PuLP defaults besides limits and seed); return the status
+    (optimal, or "limit" when stopped with a solution), the seconds and the bound."""
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "cbc.log"
+        if solver == "highs":
+            highspy.Highs.resetGlobalScheduler(True)  # another thread count may have run before
+            engine = pulp.HiGHS(msg=False, timeLimit=time_limit, gapRel=gap, threads=threads,
+                                random_seed=seed)  # fmt: skip
+        else:
+            engine = pulp.COIN_CMD(
+                path=cbcbox.cbc_bin_path(), msg=False, timeLimit=time_limit, gapRel=gap,
+                threads=threads, logPath=str(log),
+                options=[f"randomSeed {seed}", f"randomCbcSeed {seed}"],
+            )  # fmt: skip
+        started = time.perf_counter()
+        with quiet_stdout():
+            built.prob.solve(engine)
+        seconds = time.perf_counter() - started
+        text = log.read_text(errors="replace") if log.exists() else ""
+    objective = pulp.value(built.prob.objective)
     if solver == "highs":
-        engine = pulp.HiGHS(msg=False, timeLimit=time_limit, gapRel=gap, threads=threads)
+        model = built.prob.solverModel
+        bound = -model.getInfo().mip_dual_bound  # PuLP minimises the negated objective
+        proven = str(model.getModelStatus()).endswith("kOptimal")
     else:
-        engine = pulp.COIN_CMD(
-            path=cbcbox.cbc_bin_path(), msg=False, timeLimit=time_limit, gapRel=gap, threads=threads
-        )
-    started = time.perf_counter()
-    built.prob.solve(engine)
-    seconds = time.perf_counter() - started
-    bound = None
-    model = getattr(built.prob, "solverModel", None)
-    if solver == "highs" and model is not None:
-        bound = model.getInfo().mip_dual_bound
-    status = pulp.LpStatus[built.prob.status]
-    if (
-        solver == "highs"
-        and model is not None
-        and str(model.getModelStatus()).endswith("kTimeLimit")
-    ):
-        status = "time limit"
-    return status, seconds, bound
+        bound = cbc_bound(text, objective, gap)
+        proven = "Result - Optimal" in text
+    if built.prob.sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
+        return "no solution", seconds, bound
+    return ("optimal" if proven else "limit"), seconds, bound
 
 
 def allocation(built: Built, prep: Prepared) -> Allocation:

@@ -13,50 +13,7 @@ import yaml
 
 from allocator.inputs import load_inputs
 from allocator.prepare import Prepared, prepare
-
-# An eligible new project without a park: intensity 600 ≥ 220, tax 30/mu ≥ 20,
-# output 600/mu ≥ 400, plot ratio 1.2 ≥ 0.8, coverage 0.5 ≥ 0.3, office 0.05 ≤ 0.07,
-# energy 1,000 / 8,000 = 0.125 tce per 万元 ≤ 0.6.
-PROJECT: dict[str, Any] = {
-    "project_id": "P-1",
-    "name": "p",
-    "firm_id": "",
-    "district": "xuecheng",
-    "park": "",
-    "sector": "high_end_equipment",
-    "kind": "new",
-    "major_level": "none",
-    "two_high_segment": "",
-    "cluster": "",
-    "investment_wan_cny": 30000,
-    "land_mu": 50,
-    "existing_parcel_id": "",
-    "plot_ratio": 1.2,
-    "building_coverage": 0.5,
-    "office_share": 0.05,
-    "energy_tce_per_year": 1000,
-    "feedstock_energy_tce_per_year": "",
-    "coal_t_per_year": 0,
-    "bond_wan_cny": 0,
-    "bond_term_years": "",
-    "bond_rate": "",
-    "annual_net_revenue_wan_cny": "",
-    "annual_output_wan_cny": 30000,
-    "annual_value_added_wan_cny": 8000,
-    "annual_tax_wan_cny": 1500,
-    "jobs": 100,
-    "tech_score": 60,
-    "chain_score": 50,
-    "environment_score": 70,
-    "readiness": 0.5,
-    "build_years": 1,
-    "earliest_year": 2027,
-    "latest_year": 2029,
-    "requires": "",
-    "excludes": "",
-    "lon": 117.3,
-    "lat": 34.8,
-}
+from allocator.sample import PROJECT_TEMPLATE as PROJECT
 
 RESOURCES: dict[str, Any] = {
     "land_quota": {

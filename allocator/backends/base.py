@@ -42,6 +42,7 @@ class Settings:
     threads: int = 1
     seed: int = 0
     cpsat_purchase_step: float = 1.0
+    start: dict[str, float] | None = None  # a known solution by column name (warm start)
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""HiGHS through its own Python interface (highspy): the model is passed as arrays."""
+"""HiGHS through its own Python interface (highspy): the model is passed as arrays.
+
+A known solution (``Settings.start``, by column name) is handed to HiGHS as a start; the
+columns it does not name are left for HiGHS to complete.
+"""
 
 from __future__ import annotations
 
@@ -53,6 +57,11 @@ def solve(lp: LinearProgram, settings: Settings, name: str = "highs") -> SolveRe
         h.setOptionValue(key, value)
     version = f"highspy {h.version()}"
     h.passModel(_model(lp))
+    if settings.start:
+        index = {name: j for j, name in enumerate(lp.col_names)}
+        cols = [index[n] for n in settings.start if n in index]
+        h.setSolution(len(cols), np.array(cols, dtype=np.int32),
+                      np.array([settings.start[lp.col_names[j]] for j in cols], dtype=float))  # fmt: skip
     h.run()
     raw = h.getModelStatus()
     info = h.getInfo()

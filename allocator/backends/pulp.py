@@ -47,7 +47,7 @@ def _problem(lp: LinearProgram) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
     return prob, cols
 
 
-def _cbc_bound(log: str, objective: float | None, gap_rel: float) -> float | None:
+def cbc_bound(log: str, objective: float | None, gap_rel: float) -> float | None:
     """The bound from CBC's log: the objective where CBC proved optimality (within its gap
     tolerance, the bound that tolerance allows), else its printed "Upper bound" (we
     maximise), which CBC rounds to a few digits."""
@@ -106,7 +106,7 @@ def solve(lp: LinearProgram, settings: Settings, name: str = "pulp_cbc") -> Solv
         lp.objective(np.where(lp.integer, np.round(x), x)) - lp.offset if x is not None else None
     )
     if name == "pulp_cbc":
-        bound = _cbc_bound(log, objective, settings.gap_rel)
+        bound = cbc_bound(log, objective, settings.gap_rel)
     else:
         model = getattr(solver, "solverModel", None) or getattr(prob, "solverModel", None)
         # PuLP hands HiGHS the negated objective and minimises: negate the bound back.

@@ -55,9 +55,10 @@ def _rows(
     threshold: pd.Series | float,
     as_of: dt.date,
     note: pd.Series | str = "",
-    result: str = "finding",
+    result: np.ndarray | str = "finding",
 ) -> pd.DataFrame:
     m = mask.to_numpy(bool)
+    results = np.broadcast_to(np.asarray(result, dtype=object), (len(parcels),))
     thr = np.broadcast_to(np.asarray(threshold, dtype=float), (len(parcels),))
     notes = np.broadcast_to(np.asarray(note, dtype=object), (len(parcels),))
     return pd.DataFrame(
@@ -68,7 +69,7 @@ def _rows(
             "unit": unit,
             "comparator": comparator,
             "threshold": thr[m],
-            "result": result,
+            "result": results[m],
             "as_of": as_of.isoformat(),
             "note": notes[m],
         }
@@ -197,30 +198,18 @@ def efficiency_findings(
             as_of,
         )
     )
-    cover = parcels["building_coverage"]
+    cover = parcels["building_coverage"]  # absent: not checked, never passed
     frames.append(
         _rows(
             parcels,
-            pd.Series(done & (cover < rules.coverage_min).to_numpy()),
+            pd.Series(done & ~(cover >= rules.coverage_min).to_numpy()),
             "LOW_COVERAGE",
             cover,
             "share",
             ">=",
             rules.coverage_min,
             as_of,
-        )
-    )
-    frames.append(
-        _rows(
-            parcels,
-            pd.Series(done & cover.isna().to_numpy()),
-            "LOW_COVERAGE",
-            cover,
-            "share",
-            ">=",
-            rules.coverage_min,
-            as_of,
-            result="not_checked",
+            result=np.where(cover.isna(), "not_checked", "finding"),
         )
     )
     owned = (
