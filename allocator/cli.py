@@ -126,6 +126,8 @@ def generate_sample(
     out: Annotated[Path, typer.Option(help="Folder to write.")] = Path("data/sample"),
     seed: Annotated[int, typer.Option(help="Random seed.")] = 20261125,
     projects: Annotated[int, typer.Option(help="Number of candidate projects.")] = 1000,
+    parcels: Annotated[int, typer.Option(help="Number of parcels.")] = 20_000,
+    cities: Annotated[int, typer.Option(help="More than 1: a province of that many cities.")] = 1,
     if_missing: Annotated[bool, typer.Option(help="Do nothing if the folder has data.")] = False,
 ) -> None:
     """Generate the synthetic sample city (deterministic for a seed)."""
@@ -134,7 +136,7 @@ def generate_sample(
     if if_missing and (out / "projects.csv").exists():
         out_console.print(f"sample data present in {out}")
         return
-    generate(out, seed=seed, n_projects=projects)
+    generate(out, seed=seed, n_projects=projects, n_parcels=parcels, cities=cities)
     out_console.print(f"sample city written to {out}")
 
 

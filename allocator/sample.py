@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 from pyproj import Transformer
@@ -332,7 +333,7 @@ def _links(rng: np.random.Generator, frame: pd.DataFrame) -> None:
         frame.at[a, "excludes"] = frame.at[b, "project_id"]
 
 
-def _supplies(sc_path: Path) -> pd.DataFrame:
+def _supplies(sc_path: Path, districts: list[str]) -> pd.DataFrame:
     """Supplies as shares of the eligible demand (needs the written projects)."""
     from allocator.inputs import load_inputs
     from allocator.prepare import prepare
@@ -350,7 +351,7 @@ def _supplies(sc_path: Path) -> pd.DataFrame:
             rows.append((name, t, "city", round(share * d[name].sum(), -2), None, None))
         rows.append(("bond", t, "city", round(0.5 * d["bond"].sum() / 3, -2), None, None))
         land = d["land_quota"][~provincial].groupby(pr["district"][~provincial]).sum()
-        for district in DISTRICTS:
+        for district in districts:
             rows.append(
                 ("land_quota", t, district, round(0.5 * land.get(district, 0) / 3, 0), None, None)
             )
@@ -370,10 +371,9 @@ def _supplies(sc_path: Path) -> pd.DataFrame:
     )
 
 
-def generate(out: Path, seed: int = SEED, n_projects: int = 1000, n_parcels: int = 20_000) -> Path:
-    """Write the sample city's tables and layers to ``out``; return the folder."""
-    out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
+def _city(rng: np.random.Generator, n_projects: int, n_parcels: int) -> dict[str, pd.DataFrame]:
+    """One city's layers (districts, parks, parcels, exclusions) and tables (firms,
+    projects)."""
     sc = Scenario()
     industry = {k: s.industry for k, s in sc.sectors.items()}
     districts = districts_layer(CENTRE)
@@ -387,37 +387,94 @@ def generate(out: Path, seed: int = SEED, n_projects: int = 1000, n_parcels: int
     projects = _projects(
         rng, n_projects, parks, firms, parcels, floors, sc.eligibility.plot_ratio_floor
     )
+    return {"districts": districts, "parks": parks, "parcels": parcels, **exclusions,
+            "firms": firms, "projects": projects}  # fmt: skip
+
+
+def _moved(city: dict[str, pd.DataFrame], c: int, dx: float, dy: float) -> dict[str, pd.DataFrame]:
+    """City number c of a province: ids and districts prefixed, shifted by (dx, dy) metres."""
+    tag = f"c{c:02d}"
+
+    def pre(values: pd.Series) -> pd.Series:
+        return values.where(values.isna() | (values == ""), tag + "-" + values.astype(str))
+
+    out = {}
+    for name, frame in city.items():
+        frame = frame.copy()
+        for col in ("district", "park", "parcel_id", "firm_id", "project_id", "existing_parcel_id"):
+            if col in frame.columns:
+                frame[col] = pre(frame[col]) if col != "district" else tag + "_" + frame[col]
+        for col in ("requires", "excludes"):
+            if col in frame.columns:
+                frame[col] = frame[col].map(
+                    lambda v: ";".join(f"{tag}-{q}" for q in v.split(";") if q)
+                )
+        if "geometry" in frame.columns:
+            frame = frame.set_geometry(frame.geometry.translate(dx, dy))
+        if "lon" in frame.columns:
+            to_xy = Transformer.from_crs("EPSG:4490", CRS, always_xy=True)
+            back = Transformer.from_crs(CRS, "EPSG:4490", always_xy=True)
+            x, y = to_xy.transform(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float))
+            lon, lat = back.transform(np.asarray(x) + dx, np.asarray(y) + dy)
+            frame["lon"], frame["lat"] = np.round(lon, 5), np.round(lat, 5)
+        out[name] = frame
+    return out
+
+
+def generate(
+    out: Path, seed: int = SEED, n_projects: int = 1000, n_parcels: int = 20_000, cities: int = 1
+) -> Path:
+    """Write the sample's tables and layers to ``out``; return the folder.
+
+    ``cities`` > 1 gives a synthetic province: that many cities on a grid, ids and district
+    names prefixed ``cNN``, the projects and parcels shared out among them; energy, coal
+    and bonds are one province-wide pool, so that the cities compete for them."""
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    if cities == 1:
+        parts = _city(rng, n_projects, n_parcels)
+    else:
+        side = int(np.ceil(np.sqrt(cities)))
+        moved = []
+        for c in range(cities):
+            dx, dy = (c % side - (side - 1) / 2) * 130_000, (c // side - (side - 1) / 2) * 110_000
+            city = _city(rng, n_projects // cities, n_parcels // cities)
+            moved.append(_moved(city, c + 1, dx, dy))
+        parts = {k: pd.concat([m[k] for m in moved], ignore_index=True) for k in moved[0]}
+        for k, frame in parts.items():
+            if "geometry" in frame.columns:
+                parts[k] = gpd.GeoDataFrame(frame, geometry="geometry", crs=CRS)
     gpkg = out / "city.gpkg"
     gpkg.unlink(missing_ok=True)
-    layers = {"districts": districts, "parks": parks, "parcels": parcels, **exclusions}
-    for name, layer in layers.items():
-        layer.to_file(gpkg, layer=name, driver="GPKG")
-    write_csv(firms, out / "firms.csv")
-    write_csv(projects, out / "projects.csv")
+    for name in ("districts", "parks", "parcels", "ecological_red_line", "basic_farmland"):
+        parts[name].to_file(gpkg, layer=name, driver="GPKG")
+    write_csv(parts["firms"], out / "firms.csv")
+    write_csv(parts["projects"], out / "projects.csv")
+    districts = list(parts["districts"]["district"])
     # A bootstrap scenario (no policy rules) to measure the eligible demand.
     boot = out / ".bootstrap.yaml"
     empty = pd.DataFrame(
-        [
-            (r, HORIZON[0], "city" if r != "land_quota" else "xuecheng", 0.0, None, None)
-            for r in ("energy", "coal", "bond", "land_quota")
-        ],
+        [(r, HORIZON[0], "city" if r != "land_quota" else districts[0], 0.0, None, None)
+         for r in ("energy", "coal", "bond", "land_quota")],
         columns=["resource", "year", "scope", "amount", "price_wan_cny_per_unit", "purchase_cap"],
-    )
+    )  # fmt: skip
     write_csv(empty, out / "supplies.csv")
     boot.write_text(
         "name: bootstrap\ndata: {projects: projects.csv, firms: firms.csv, "
-        "supplies: supplies.csv, parks: 'city.gpkg#parks'}\n",
+        "supplies: supplies.csv, parks: 'city.gpkg#parks'}\n"
+        f"districts: [{', '.join(districts)}]\n",
         encoding="utf-8",
     )
     try:
-        supplies = _supplies(boot)
+        supplies = _supplies(boot, districts)
     finally:
         boot.unlink()
     write_csv(supplies, out / "supplies.csv")
     (out / "README.md").write_text(
-        "# Sample city (synthetic)\n\nGenerated by `allocator generate-sample` "
-        f"(seed {seed}). Every project, firm, parcel and figure here is synthetic; see "
-        "allocator/sample.py and allocator/sample_land.py for the realism targets.\n",
+        f"# Sample {'city' if cities == 1 else f'province ({cities} cities)'} (synthetic)\n\n"
+        f"Generated by `allocator generate-sample` (seed {seed}). Every project, firm, parcel "
+        "and figure here is synthetic; see allocator/sample.py and allocator/sample_land.py "
+        "for the realism targets.\n",
         encoding="utf-8",
     )
     return out
