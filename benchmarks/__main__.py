@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 
+import pyogrio
 import yaml
 
 from allocator.backends.base import Settings, get_backend
@@ -125,9 +129,11 @@ def row_engine_vs_straightforward(prep: Prepared, repeats: int, limit: float) ->
              f"{ours2['gap']:.4%}" if ours2["gap"] is not None else "–", ours2["ok"],
              f"{ours['solve_s'] / ours2['solve_s']:.1f}×"]]  # fmt: skip
     for solver in ("highs", "cbc"):
-        r = median_run(
-            repeats if solver == "highs" else 1, lambda seed, s=solver: plain(prep, s, limit, seed)
-        )
+
+        def run(seed: int, solver: str = solver) -> dict:
+            return plain(prep, solver, limit, seed)
+
+        r = median_run(repeats if solver == "highs" else 1, run)
         rows.append([f"straightforward PuLP + {solver.upper()}, 1 thread", r["build_s"], r["solve_s"], r["status"],
                      r["objective"], f"{r['gap']:.4%}" if r["gap"] is not None else "–", r["ok"],
                      f"{r['solve_s'] / ours['solve_s']:.1f}× slower"])  # fmt: skip
@@ -180,6 +186,61 @@ def row_budgets(prep: Prepared) -> str:
     )
 
 
+def province_scenario(data: Path, cities: int, limit: float) -> Path:
+    """The baseline's policy on a generated city or province: rules that name one city's
+    projects, firms or districts are dropped, the district list is read from the data."""
+    doc = yaml.safe_load((ROOT / "scenarios" / "baseline.yaml").read_text())
+    doc["data"] = yaml.safe_load(yaml.safe_dump(doc["data"]).replace("../data/sample", str(data)))
+    doc["name"] = f"scale-{cities}"
+    if cities > 1:
+        for key in ("locked_in", "locked_out", "closures"):
+            doc.pop(key, None)
+        doc["count_rules"] = [r for r in doc["count_rules"] if r["district"] == "each"]
+        names = pyogrio.read_dataframe(data / "city.gpkg", layer="districts", read_geometry=False)
+        doc["districts"] = sorted(names["district"])
+    doc["solver"]["time_limit_s"] = limit
+    path = data / "scenario.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    return path
+
+
+def measured(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Run a command; its wall time (s) and peak resident memory (GiB), read by wait4."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) not in (0, 3):
+        raise RuntimeError(f"{' '.join(args)} failed: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+    return seconds, usage.ru_maxrss / 2**20
+
+
+def row_scale(folder: Path, limit: float, sizes: list[tuple[int, int, int]]) -> str:
+    exe = str(Path(sys.executable).parent / "allocator")
+    rows = []
+    for n_projects, n_parcels, cities in sizes:
+        data = folder / f"scale-{n_projects}-{n_parcels}-{cities}"
+        t0 = time.perf_counter()
+        generate(data, n_projects=n_projects, n_parcels=n_parcels, cities=cities)
+        gen_s = time.perf_counter() - t0
+        path = province_scenario(data, cities, limit)
+        env = {**os.environ, "ALLOCATOR_CACHE": str(data / "cache")}
+        scan = [exe, "land", "scan", str(path), "--out", str(data / "scan")]
+        cold_s, cold_gib = measured(scan, env)
+        cached_s, _ = measured(scan, env)
+        _, solve_gib = measured([exe, "solve", str(path), "--out", str(data / "out")], env)
+        s = json.loads((data / "out" / "summary.json").read_text())
+        size = s["model_size"]
+        rows.append([f"{n_projects:,}", f"{n_parcels:,}", cities, gen_s, cold_s, cached_s,
+                     f"{cold_gib:.2f}", f"{size['columns']:,} × {size['rows']:,}", s["build_time_s"],
+                     s["solve_time_s"], s["status"], fmt(s["gap"] * 100 if s["gap"] is not None else None, 4),
+                     s["total_time_s"], f"{solve_gib:.2f}", s["evaluator"]["ok"]])  # fmt: skip
+    head = ["projects", "parcels", "cities", "generate s", "scan cold s", "scan cached s",
+            "scan peak GiB", "model cols × rows", "build s", "solve s", "status", "gap %",
+            "solve total s", "solve peak GiB", "evaluator ok"]  # fmt: skip
+    return table(head, rows)
+
+
 def row_hard(folder: Path, limit: float = 10.0, factor: float = 10.0) -> str:
     rows = []
     gaps = []
@@ -209,6 +270,7 @@ def row_hard(folder: Path, limit: float = 10.0, factor: float = 10.0) -> str:
 def row_warm(prep: Prepared, repeats: int) -> str:
     base = build_model(prep)
     first = get_backend("highs")(base.lp, Settings(time_limit_s=600, gap_rel=GAP))
+    assert first.x is not None, first.message
     start = dict(zip(base.lp.col_names, first.x, strict=True))
     rows = []
     changes = ("energy supply 2028 −5%", "one approved project's value +10%")
@@ -234,10 +296,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--limit", type=float, default=300.0, help="time limit of each solve, s")
-    parser.add_argument("--rows", default="1,2,3,5,6", help="which rows to run")
+    parser.add_argument("--rows", default="1,2,3,4,5,6", help="which rows to run")
+    parser.add_argument(
+        "--scale",
+        default="1000:20000:1,5000:100000:4,20000:500000:16",
+        help="row 4's sizes, projects:parcels:cities, comma-separated",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
     args = parser.parse_args()
     wanted = set(args.rows.split(","))
+    sizes = [(int(a), int(b), int(c)) for a, b, c in (x.split(":") for x in args.scale.split(","))]
     sections = [f"# Benchmarks\n\nMachine: {machine()}.\n\nRun: `python -m benchmarks --repeats "
                 f"{args.repeats} --rows {args.rows}`; times are medians over the repeats; every "
                 f"solution was checked by the evaluator; proven gap target {GAP:.2%}.\n"]  # fmt: skip
@@ -248,15 +316,21 @@ def main() -> None:
             "1": ("1. Engine versus the straightforward model (sample city)", lambda: row_engine_vs_straightforward(prep, args.repeats, args.limit)),
             "2": ("2. Optimum versus the spreadsheet method", lambda: row_spreadsheet(prep, args.limit)),
             "3": ("3. Solution quality at fixed time budgets (engine, 1 thread)", lambda: row_budgets(prep)),
+            "4": (f"4. Scale (CLI, 2 threads, time limit {args.limit:g} s; scan and solve in child processes)",
+                  lambda: row_scale(Path(tmp), args.limit, sizes)),
             "5": ("5. Hard selection instances through the CLI (10 s, 1 thread)", lambda: row_hard(Path(tmp))),
             "6": ("6. Re-solve after a small change: warm start versus cold", lambda: row_warm(prep, args.repeats)),
         }  # fmt: skip
         for key, (title, run) in parts.items():
             if key in wanted:
-                text = f"## {title}\n\n{run()}\n"
+                try:
+                    body = run()
+                except Exception as exc:  # one failing row must not lose the others
+                    body = f"Failed: {type(exc).__name__}: {exc}"
+                text = f"## {title}\n\n{body}\n"
                 print(text, flush=True)
                 sections.append(text)
-    args.out.write_text("\n".join(sections), encoding="utf-8")
+                args.out.write_text("\n".join(sections), encoding="utf-8")
     print(f"written to {args.out}")
 
 
