@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from allocator.explain import explanations
 from allocator.io import atomic_dir, write_csv, write_json
 from allocator.land.output import write_reuse_list
+from allocator.marginals import KEYS, note
 from allocator.run import Run
 from models.result import ResourceUse, Summary
 
@@ -150,6 +152,10 @@ def resources_table(run: Run) -> pd.DataFrame:
     table = run.evaluation.resources.copy()
     units = {k: r.unit for k, r in run.prep.scenario.resources.items()}
     table.insert(1, "unit", table["resource"].map(units))
+    if run.marginals is not None:
+        table = table.merge(run.marginals, on=KEYS, how="left")
+        table["marginal_note"] = table.apply(note, axis=1)
+        table = table.drop(columns="mip_note")
     num = table.select_dtypes("number").columns.drop("year")
     table[num] = table[num].round(DECIMALS) + 0.0
     return table
@@ -266,6 +272,13 @@ def write_run(run: Run, out: Path) -> Summary:
         allocations = None
         if run.evaluation is not None:
             allocations = allocations_table(run)
+            if run.marginals is not None:
+                notes = explanations(run, allocations)
+                allocations["opportunity_cost_wan_cny"] = [
+                    n.get("opportunity_cost_wan_cny") for n in notes
+                ]
+                allocations["explanation"] = [n["text"] for n in notes]
+                write_json(notes, tmp / "explanations.json")
             write_csv(allocations, tmp / "allocations.csv")
             write_csv(resources_table(run), tmp / "resources.csv")
         if run.prep.land is not None:

@@ -17,6 +17,7 @@ from allocator.formulation.build import Model, build_model
 from allocator.inputs import Inputs, load_inputs
 from allocator.io import InputError
 from allocator.land.scan import LandScan, scan_land
+from allocator.marginals import marginal_values
 from allocator.prepare import Prepared, prepare
 from models.result import Diagnosis
 from models.tables import Problem
@@ -30,6 +31,7 @@ class Run:
     allocation: Allocation | None = None
     evaluation: Evaluation | None = None
     diagnosis: Diagnosis | None = None
+    marginals: pd.DataFrame | None = None  # per supply row, see marginals.py
     times: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -131,6 +133,8 @@ def solve_scenario(
         run.allocation = decode(model, result.x)
         say("checking the allocation against the tables")
         run.evaluation = evaluate(prep, run.allocation)
+        say("marginal values of the supply rows")
+        run.marginals = marginal_values(prep, model, result, settings, name, say)
     elif result.status is Status.INFEASIBLE:
         say("infeasible: finding the rows that must give way")
         units = {k: r.unit for k, r in prep.scenario.resources.items()}
@@ -140,6 +144,7 @@ def solve_scenario(
         "scan_s": scan_s,
         "build_s": t2 - t1,
         "solve_s": t3 - t2,
+        "explain_s": time.perf_counter() - t3,
         "total_s": time.perf_counter() - t0,
     }
     return run

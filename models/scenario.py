@@ -389,6 +389,22 @@ class Solver(Strict):
     )
 
 
+class Explain(Strict):
+    """How results are explained: marginal values of the supply rows."""
+
+    mip_marginals: bool = Field(
+        False,
+        description="Also compute the MIP marginal value (V(S+Δ) − V(S)) / Δ of every supply row "
+        "by re-solving (one solve per row, warm-started; costly on large scenarios).",
+    )
+    marginal_step: float = Field(
+        0.01, gt=0, le=1, description="Δ as a share of the supply (1 unit where the supply is 0)."
+    )
+    time_limit_s: float | None = Field(
+        None, gt=0, description="Time limit of each re-solve (default: the solver's)."
+    )
+
+
 class Scenario(Strict):
     name: str = Field("scenario", description="Short name, used in outputs.")
     description: str = Field("", description="Free text for people.")
@@ -425,6 +441,7 @@ class Scenario(Strict):
     freed_share: float = Field(0.8, ge=0, le=1, description="Share of a closed firm's use freed.")
     land: Land = Field(default_factory=Land, description="Land scan, reuse sites, placement.")
     solver: Solver = Field(default_factory=Solver, description="Backend and its limits.")
+    explain: Explain = Field(default_factory=Explain, description="Marginal values, reasons.")
 
     @field_validator("resources")
     @classmethod

@@ -7,6 +7,7 @@ columns it does not name are left for HiGHS to complete.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import highspy
 import numpy as np
@@ -84,3 +85,23 @@ def solve(lp: LinearProgram, settings: Settings, name: str = "highs") -> SolveRe
     else:
         bound = info.objective_function_value if status is Status.OPTIMAL else None
     return finish(lp, name, version, started, status, x, bound, h.modelStatusToString(raw))
+
+
+def lp_duals(lp: LinearProgram, settings: Settings) -> tuple[float, np.ndarray] | None:
+    """Solve ``lp`` as a linear program (integrality dropped); its objective and row duals
+    (d objective / d row bound, so ≥ 0 for a binding ≤ row of this maximisation), or None
+    when it has no optimum."""
+    highspy.Highs.resetGlobalScheduler(True)
+    with quiet_stdout():
+        h = highspy.Highs()
+    h.silent()
+    h.setOptionValue("time_limit", float(settings.time_limit_s))
+    h.setOptionValue("threads", int(settings.threads))
+    h.setOptionValue("random_seed", int(settings.seed))
+    model = _model(replace(lp, integer=np.zeros_like(lp.integer)))
+    h.passModel(model)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    objective = h.getInfo().objective_function_value + lp.offset
+    return objective, np.array(h.getSolution().row_dual)

@@ -49,6 +49,7 @@ def define_resource_rows(ctx: Context) -> None:
     ]
     rows = ctx.b.add_rows("resource", names, hi=supply["have"].to_numpy())
     supply = supply.assign(row=rows)
+    ctx.buy = ctx.buy.assign(row=rows)
     row_of = supply.set_index(["resource", "year", "scope"])["row"]
     traded = supply[supply["col"] >= 0]
     own = traded[~carried[traded.index]]

@@ -1,0 +1,138 @@
+"""Why each project is in or out, in figures a planner can check.
+
+A rejected project that broke no rule was *outcompeted*: its value is set against the
+opportunity cost of its demand, Σ amount × marginal value over the supply rows it would draw
+on (recurring resources every year from its start, one-off resources in its start year). The
+marginal values are the MIP ones where computed (``explain.mip_marginals``), else the LP
+relaxation's, and the text says which. The start year shown is the one where value minus
+cost is largest. A project whose value exceeds that cost and is still out was left out by
+the integer fit: its demand does not fit beside a better combination; ``allocator explain``
+measures exactly what bringing it in would cost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from allocator.marginals import KEYS
+from allocator.run import Run
+
+MIP, LP = "mip_marginal_wan_cny_per_unit", "dual_lp_wan_cny_per_unit"
+
+
+def marginal_prices(run: Run) -> tuple[pd.Series, str]:
+    """The marginal value per supply row (index resource, year, scope) and its kind."""
+    assert run.marginals is not None
+    m = run.marginals.set_index(KEYS)
+    if m[MIP].notna().all():
+        return m[MIP], "MIP marginal values"
+    return m[LP].fillna(0.0), "LP-relaxation duals (MIP marginal values not computed)"
+
+
+def draws(run: Run, prices: pd.Series) -> pd.DataFrame:
+    """For every (project, start year) pair: each supply row it draws on, the amount and
+    its cost at ``prices``. Columns: project_id, start, resource, year, scope, amount, price,
+    cost."""
+    sc = run.prep.scenario
+    pools = run.prep.pools
+    pairs = run.prep.pairs[["project_id", "year"]].rename(columns={"year": "start"})
+    joined = pairs.merge(pools, on="project_id")
+    recurring = joined["resource"].map({k: r.kind == "recurring" for k, r in sc.resources.items()})
+    joined = joined[
+        np.where(recurring, joined["year"] >= joined["start"], joined["year"] == joined["start"])
+    ]
+    demand = run.prep.demand.stack()
+    demand.index.names = ["project_id", "resource"]
+    amount = demand.reindex(pd.MultiIndex.from_frame(joined[["project_id", "resource"]])).to_numpy()
+    price = prices.reindex(pd.MultiIndex.from_frame(joined[KEYS])).fillna(0.0).to_numpy()
+    out = joined.assign(amount=amount, price=price, cost=amount * price)
+    return out[out["amount"] > 0].reset_index(drop=True)
+
+
+def _line(rows: pd.DataFrame, units: dict[str, str]) -> str:
+    """'energy 2028–2029 city: 1,000 tce × 0.81 万元/tce = 1,620 万元' per resource and scope."""
+    parts = []
+    for (res, scope), g in rows.groupby(["resource", "scope"], sort=True):
+        years = f"{g['year'].min()}" + (f"–{g['year'].max()}" if g["year"].nunique() > 1 else "")
+        unit = units[res]
+        price = g["cost"].sum() / g["amount"].sum() if g["amount"].sum() else 0.0
+        parts.append(f"{res} {years} {scope}: {g['amount'].iloc[0]:,.0f} {unit}"
+                     f"{'/yr' if len(g) > 1 else ''} × {price:,.4g} 万元/{unit} = {g['cost'].sum():,.0f} 万元")  # fmt: skip
+    return "; ".join(parts)
+
+
+def explanations(run: Run, allocations: pd.DataFrame) -> list[dict[str, Any]]:
+    """One record per project: status, reason code and words, and the figures behind them."""
+    prices, kind = marginal_prices(run)
+    units = {k: r.unit for k, r in run.prep.scenario.resources.items()}
+    d = draws(run, prices)
+    values = run.prep.pairs.set_index(["project_id", "year"])["value_wan_cny"]
+    cost = d.groupby(["project_id", "start"])["cost"].sum().reindex(values.index, fill_value=0.0)
+    net = (values - cost).rename("net").reset_index()
+    best = net.loc[net.groupby("project_id")["net"].idxmax()].set_index("project_id")["year"]
+    checks = run.prep.eligibility.checks
+    fails = checks[checks["result"] == "fail"]
+    out = []
+    for r in allocations.itertuples():
+        pid = r.project_id
+        record: dict[str, Any] = {"project_id": pid, "status": r.status, "reason": r.reason}
+        if r.status == "ineligible":
+            rules = fails[fails["project_id"] == pid]
+            record["rules"] = [
+                {"rule": f.rule, "figure": float(f.figure), "unit": f.unit,
+                 "comparator": f.comparator, "threshold": float(f.threshold)}
+                for f in rules.itertuples()
+            ]  # fmt: skip
+            record["text"] = r.reason_detail or r.reason
+            out.append(record)
+            continue
+        if pid not in best.index:  # no start year in the horizon
+            record["text"] = _text(r, 0, np.nan, 0.0, d.iloc[:0], kind, units)
+            out.append(record)
+            continue
+        start = int(r.start_year) if r.status == "approved" else int(best[pid])
+        rows = d[(d["project_id"] == pid) & (d["start"] == start)]
+        value = float(values.get((pid, start), np.nan))
+        opportunity = float(rows["cost"].sum())
+        binding = rows[rows["price"] > 0]
+        record.update({
+            "start_year": start, "value_wan_cny": round(value, 4),
+            "opportunity_cost_wan_cny": round(opportunity, 4), "marginal_kind": kind,
+            "binding": sorted(binding["resource"].unique().tolist()),
+            "draws": [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+                      for row in rows[["resource", "year", "scope", "amount", "price", "cost"]]
+                      .round(6).to_dict("records")],
+        })  # fmt: skip
+        record["text"] = _text(r, start, value, opportunity, binding, kind, units)
+        out.append(record)
+    return out
+
+
+def _text(r: Any, start: int, value: float, cost: float, binding: pd.DataFrame, kind: str,
+          units: dict[str, str]) -> str:  # fmt: skip
+    priced = _line(binding, units) or "no binding resource"
+    if r.status == "approved":
+        per_unit = [
+            f"{value / g['amount'].sum():,.4g} 万元 per {units[res]} of {res}"
+            for res, g in binding.groupby("resource")
+        ]
+        lead = "locked in" if r.reason == "LOCKED_IN" else "approved"
+        return (f"{lead}: starts {start}, value {value:,.0f} 万元; at {kind}: {priced}"
+                + (f"; value per unit of the binding resources: {', '.join(per_unit)}" if per_unit else ""))  # fmt: skip
+    if r.reason == "OUTCOMPETED":
+        if value < cost:
+            return (f"outcompeted: value {value:,.0f} 万元 (start {start}) is below "
+                    f"the opportunity cost of its demand, {cost:,.0f} 万元 at {kind}: {priced}")  # fmt: skip
+        return (f"outcompeted by the integer fit: value {value:,.0f} 万元 exceeds the opportunity "
+                f"cost {cost:,.0f} 万元 at {kind} ({priced}), but its demand does not fit beside "
+                "a better combination; `allocator explain` gives the exact loss of bringing it in")  # fmt: skip
+    words = {
+        "LOCKED_OUT": "locked out by the scenario",
+        "REQUIRES_UNMET": f"requires {r.reason_detail}, which is not approved",
+        "EXCLUDED_BY": f"excluded by {r.reason_detail}, which is approved",
+        "NOT_OFFERED": f"not offered: {r.reason_detail}",
+    }
+    return words.get(r.reason, r.reason)

@@ -1,0 +1,164 @@
+"""Marginal values of the supply rows (resource, year, scope), three kinds.
+
+- ``dual_fixed_int``: the dual of the LP left when every integer decision is fixed at the
+  solution. Often 0: with every project fixed a row is slack, or tight but with nothing
+  free to move in it (degenerate). Only purchases and soft-rule slack can still react.
+- ``dual_lp``: the dual of the LP relaxation (what a fractional project would pay).
+- ``mip_marginal``: (V(S+Δ) − V(S)) / Δ, by re-solving the scenario with the supply raised by
+  Δ = ``explain.marginal_step`` × supply (1 unit where the supply is 0), warm-started from the
+  solution. Both solves stop at a gap, so the figure comes with the interval it is known to
+  lie in: [(V₁ − B₀)/Δ, (B₁ − V₀)/Δ] with V the values found and B the bounds.
+
+All three are of the *supply* in 万元 per unit: with carry-over, year t's supply counts in
+every cumulative row t' ≥ t (formulation/resources.py), so its dual is the sum of theirs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from allocator.backends.base import Settings, SolveResult, get_backend
+from allocator.backends.highs import lp_duals
+from allocator.formulation.build import Model, build_model
+from allocator.prepare import Prepared
+
+COLUMNS = [
+    "dual_fixed_int_wan_cny_per_unit",
+    "dual_lp_wan_cny_per_unit",
+    "mip_marginal_wan_cny_per_unit",
+    "mip_marginal_lo",
+    "mip_marginal_hi",
+    "marginal_step",
+    "marginal_note",
+]
+KEYS = ["resource", "year", "scope"]
+TOL = 1e-7
+
+
+def supply_rows(prep: Prepared, model: Model) -> list[np.ndarray]:
+    """For each supply row (in the order of ``model.buy``): the model rows its amount is in."""
+    buy = model.buy
+    carried = buy["resource"].map({k: r.carry_over for k, r in prep.scenario.resources.items()})
+    out = []
+    for r in buy.assign(carried=carried).itertuples():
+        if r.carried:
+            same = (buy["resource"] == r.resource) & (buy["scope"] == r.scope)
+            out.append(buy.loc[same & (buy["year"] >= r.year), "row"].to_numpy())
+        else:
+            out.append(np.array([r.row]))
+    return out
+
+
+def _supply_duals(rows: list[np.ndarray], solved: tuple[float, np.ndarray] | None) -> np.ndarray:
+    if solved is None:
+        return np.full(len(rows), np.nan)
+    return np.round([float(solved[1][r].sum()) for r in rows], 9) + 0.0
+
+
+def lp_marginals(prep: Prepared, model: Model, x: np.ndarray, settings: Settings) -> pd.DataFrame:
+    """resource, year, scope and the two LP duals of each supply row."""
+    lp = model.lp
+    rows = supply_rows(prep, model)
+    relaxed = lp_duals(lp, settings)
+    fixed_x = np.where(lp.integer, np.round(x), 0.0)
+    fixed = lp.with_bounds(
+        np.where(lp.integer, fixed_x, lp.col_lo), np.where(lp.integer, fixed_x, lp.col_hi)
+    )
+    at_solution = lp_duals(fixed, settings)
+    out = model.buy[KEYS].copy()
+    out["dual_fixed_int_wan_cny_per_unit"] = _supply_duals(rows, at_solution)
+    out["dual_lp_wan_cny_per_unit"] = _supply_duals(rows, relaxed)
+    return out
+
+
+def marginal_values(
+    prep: Prepared,
+    model: Model,
+    base: SolveResult,
+    settings: Settings,
+    backend: str,
+    say: Callable[[str], None] = lambda _m: None,
+) -> pd.DataFrame:
+    """The LP duals of every supply row, and its MIP marginal value where the scenario asks."""
+    assert base.x is not None
+    out = lp_marginals(prep, model, base.x, settings)
+    if prep.scenario.explain.mip_marginals:
+        return out.merge(mip_marginals(prep, model, base, settings, backend, say), on=KEYS)
+    return out.assign(
+        mip_marginal_wan_cny_per_unit=np.nan,
+        mip_marginal_lo=np.nan,
+        mip_marginal_hi=np.nan,
+        marginal_step=np.nan,
+        mip_note="",
+    )
+
+
+def mip_marginals(
+    prep: Prepared,
+    model: Model,
+    base: SolveResult,
+    settings: Settings,
+    backend: str,
+    say: Callable[[str], None] = lambda _m: None,
+) -> pd.DataFrame:
+    """The MIP marginal value of each supply row and the interval it is known to lie in."""
+    assert base.x is not None and base.objective is not None
+    step = prep.scenario.explain.marginal_step
+    limit = prep.scenario.explain.time_limit_s or settings.time_limit_s
+    start = dict(zip(model.lp.col_names, base.x.tolist(), strict=True))
+    resolve = replace(settings, time_limit_s=limit, start=start)
+    v0 = base.objective
+    b0 = base.bound if base.bound is not None else np.inf
+    records = []
+    supply = prep.supply
+    for i, r in enumerate(supply.itertuples()):
+        have = float(r.amount + r.freed)
+        delta = step * have if have > 0 else 1.0
+        say(f"marginal value of {r.resource} {r.year} {r.scope} ({i + 1}/{len(supply)})")
+        raised = supply.copy()
+        raised.loc[raised.index[i], "amount"] = r.amount + delta
+        result = get_backend(backend)(build_model(replace(prep, supply=raised)).lp, resolve)
+        if result.objective is None:
+            records.append((np.nan, np.nan, np.nan, delta, f"re-solve: {result.status.value}"))
+            continue
+        v1 = max(result.objective, v0)  # the old solution stays feasible
+        b1 = result.bound if result.bound is not None else np.inf
+        lo, hi = max((v1 - b0) / delta, 0.0), (b1 - v0) / delta
+        records.append((round((v1 - v0) / delta, 9) + 0.0, lo, hi, delta, ""))
+    frame = pd.DataFrame(
+        records,
+        columns=[
+            "mip_marginal_wan_cny_per_unit",
+            "mip_marginal_lo",
+            "mip_marginal_hi",
+            "marginal_step",
+            "mip_note",
+        ],
+    )
+    return pd.concat([supply[KEYS].reset_index(drop=True), frame], axis=1)
+
+
+def note(row: pd.Series) -> str:
+    """Words for a planner on what the three figures of one supply row say."""
+    parts = []
+    fixed, mip = row["dual_fixed_int_wan_cny_per_unit"], row["mip_marginal_wan_cny_per_unit"]
+    have = row["supply"] + row["freed"] + row["carried_in"] + row["purchased"]
+    if row["slack"] > TOL * max(1.0, abs(have)):
+        parts.append(f"not binding: {row['slack']:,.2f} left")
+    elif have == 0 and row["used"] == 0:
+        parts.append("no supply")
+    elif fixed == 0:
+        parts.append(
+            "fixed-integer dual 0 is degenerate: the row is full but nothing in it can move"
+        )
+    if fixed == 0 and mip > 0:
+        parts.append("one more unit is worth something only by changing which projects start")
+    if pd.isna(mip):
+        parts.append("MIP marginal value not computed (explain.mip_marginals: false)")
+    if row.get("mip_note"):
+        parts.append(str(row["mip_note"]))
+    return "; ".join(parts)

@@ -1,0 +1,129 @@
+"""Marginal values of supply rows, three kinds, on cities small enough to work out by hand."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from allocator.results import resources_table, write_run
+from allocator.run import solve_scenario
+from tests.conftest import RESOURCES, project
+
+ONE_YEAR = {"start": 2027, "end": 2027}
+
+
+def energy(price: float | None = None, cap: float = 0.0) -> dict:
+    res = {"unit": "tce", "kind": "recurring", "demand_column": "energy_tce_per_year"}
+    if price is not None:
+        res["purchase"] = {"price_wan_cny_per_unit": price, "cap_per_year": cap}
+    return {"energy": res}
+
+
+def scored(pid: str, tce: float, score: float, **kw: object) -> dict:
+    return project(project_id=pid, energy_tce_per_year=tce, score_wan_cny=score, **kw)
+
+
+def table(case, rows, supplies, scenario) -> dict:
+    base = {"objective": {"value_column": "score_wan_cny"}, "explain": {"mip_marginals": True}}
+    run = solve_scenario(case(rows, supplies, {**base, **scenario}))
+    out = resources_table(run)
+    return {(r.resource, r.year, r.scope): r for r in out.itertuples()}
+
+
+def test_full_row_with_projects_fixed_has_dual_zero_but_a_positive_mip_value(case):
+    """100 tce: B + C (90) fill it exactly; A (101 tce, 100) misses by one. With every project
+    fixed nothing can move, so the dual is 0; the LP relaxation takes 100/101 of A and
+    prices energy at A's 100/101 per tce; one more tce (Δ = 1%) lets A in: (100 − 90) / 1."""
+    rows = [scored("A", 101, 100), scored("B", 50, 45), scored("C", 50, 45)]
+    out = table(case, rows, [("energy", 2027, "city", 100)],
+                {"resources": energy(), "horizon": ONE_YEAR})  # fmt: skip
+    r = out[("energy", 2027, "city")]
+    assert r.used == 100 and r.slack == 0
+    assert r.dual_fixed_int_wan_cny_per_unit == 0
+    assert r.dual_lp_wan_cny_per_unit == pytest.approx(100 / 101, abs=1e-4)
+    assert r.marginal_step == 1.0
+    assert r.mip_marginal_wan_cny_per_unit == pytest.approx(10.0)
+    assert r.mip_marginal_lo <= 10.0 <= r.mip_marginal_hi
+    assert "degenerate" in r.marginal_note and "which projects start" in r.marginal_note
+
+
+def test_a_purchase_inside_its_cap_prices_supply_at_the_price(case):
+    """90 tce and both 50-tce projects (0.9 万元 per tce): the MIP buys 10 tce at 2 万元
+    (cap 20) to start both; one more tce of supply saves 2 万元 of purchase, with the
+    projects fixed or by re-solving. The LP relaxation never buys at 2 what is worth 0.9:
+    it fills the 90 tce with fractions of projects, 0.9 per tce."""
+    rows = [scored("B", 50, 45), scored("C", 50, 45)]
+    out = table(case, rows, [("energy", 2027, "city", 90, 2.0, 20)],
+                {"resources": energy(2.0, 20), "horizon": ONE_YEAR})  # fmt: skip
+    r = out[("energy", 2027, "city")]
+    assert r.purchased == 10
+    assert r.dual_fixed_int_wan_cny_per_unit == pytest.approx(2.0)
+    assert r.dual_lp_wan_cny_per_unit == pytest.approx(0.9)
+    assert r.mip_marginal_wan_cny_per_unit == pytest.approx(2.0)
+    assert r.marginal_step == pytest.approx(0.9)
+
+
+def test_a_slack_row_is_worth_nothing_and_says_so(case):
+    rows = [scored("B", 50, 45)]
+    out = table(case, rows, [("energy", 2027, "city", 100)],
+                {"resources": energy(), "horizon": ONE_YEAR})  # fmt: skip
+    r = out[("energy", 2027, "city")]
+    assert (r.dual_fixed_int_wan_cny_per_unit, r.dual_lp_wan_cny_per_unit) == (0, 0)
+    assert r.mip_marginal_wan_cny_per_unit == 0
+    assert "not binding: 50.00 left" in r.marginal_note
+
+
+def test_carried_quota_of_an_early_year_counts_in_every_later_row(case):
+    """Land carried over: 50 mu in 2027, none in 2028; P needs 60 mu (value 120). The LP takes
+    5/6 of P, 2 万元 per mu; one mu of 2027 quota is also one mu in 2028's cumulative row, so
+    both years' supply is worth 2 per mu in the relaxation."""
+    rows = [project(project_id="P", land_mu=60, energy_tce_per_year=0, score_wan_cny=120,
+                    earliest_year=2027, latest_year=2028)]  # fmt: skip
+    supplies = [("land_quota", 2027, "xuecheng", 50), ("land_quota", 2028, "xuecheng", 0)]
+    out = table(case, rows, supplies, {"resources": {"land_quota": RESOURCES["land_quota"]},
+                                       "horizon": {"start": 2027, "end": 2028}})  # fmt: skip
+    early, late = out[("land_quota", 2027, "xuecheng")], out[("land_quota", 2028, "xuecheng")]
+    assert early.dual_lp_wan_cny_per_unit == pytest.approx(2.0)
+    assert late.dual_lp_wan_cny_per_unit == pytest.approx(2.0)
+    assert late.marginal_step == 1.0  # no supply: one unit
+    assert early.mip_marginal_wan_cny_per_unit == 0  # 50.5 < 60
+    other = out[("land_quota", 2027, "shizhong")]
+    assert other.dual_lp_wan_cny_per_unit == 0 and "no supply" in other.marginal_note
+
+
+def test_mip_marginals_are_off_unless_asked(case):
+    rows = [scored("B", 50, 45)]
+    path = case(rows, [("energy", 2027, "city", 100)],
+                {"resources": energy(), "horizon": ONE_YEAR,
+                 "objective": {"value_column": "score_wan_cny"}})  # fmt: skip
+    out = resources_table(solve_scenario(path))
+    assert out["mip_marginal_wan_cny_per_unit"].isna().all()
+    assert "not computed" in out.loc[0, "marginal_note"]
+
+
+def test_reasons_weigh_value_against_the_opportunity_cost(case, tmp_path):
+    """B and C (45 for 50 tce each) fill 100 tce; D (20 for 50 tce) is out: at the LP price of
+    energy, 0.9 万元/tce, its 50 tce cost 45 > 20. E needs D."""
+    rows = [scored("B", 50, 45), scored("C", 50, 45), scored("D", 50, 20),
+            scored("E", 0, 5, requires="D")]  # fmt: skip
+    path = case(rows, [("energy", 2027, "city", 100)],
+                {"resources": energy(), "horizon": ONE_YEAR,
+                 "objective": {"value_column": "score_wan_cny"}})  # fmt: skip
+    write_run(solve_scenario(path), tmp_path / "out")
+    notes = {
+        n["project_id"]: n for n in json.loads((tmp_path / "out" / "explanations.json").read_text())
+    }
+    d = notes["D"]
+    assert d["reason"] == "OUTCOMPETED" and d["binding"] == ["energy"]
+    assert d["value_wan_cny"] == 20 and d["opportunity_cost_wan_cny"] == pytest.approx(45)
+    assert "below the opportunity cost" in d["text"] and "energy 2027 city" in d["text"]
+    assert "0.9 万元/tce" in d["text"]
+    assert notes["B"]["status"] == "approved" and "0.9 万元 per tce of energy" in notes["B"]["text"]
+    assert notes["E"]["reason"] == "REQUIRES_UNMET" and "requires D" in notes["E"]["text"]
+    table = pd.read_csv(tmp_path / "out" / "allocations.csv", encoding="utf-8-sig").set_index(
+        "project_id"
+    )
+    assert table.at["D", "opportunity_cost_wan_cny"] == pytest.approx(45)
+    assert table.at["D", "explanation"] == d["text"]
