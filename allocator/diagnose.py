@@ -1,9 +1,15 @@
-"""Why a valid scenario is infeasible: an elastic re-solve.
+"""Why a valid scenario is infeasible: the smallest relaxation that restores feasibility.
 
-Every resource, must-buy, policy-group, count, ``requires`` and ``excludes`` row gets a
-slack column; the start structure and the locks (column bounds) stay hard. Minimising the total slack, each weighted
-by 1 / max(1, |its bound|) so that rows in different units compare, shows which rows had to
-give way and by how much; the locked-in projects drawing on them are named.
+Every resource, must-buy, policy-group, count, ``requires`` and ``excludes`` row is a
+constraint group that may give way through a slack column; the start structure and the locks
+(column bounds) stay hard. Two stages, both exact:
+
+1. fewest groups: a binary z_k per row, slack_k ≤ M_k z_k (M_k: the most the row could be
+   broken by, from the column bounds), minimise Σ z_k;
+2. least weighted slack among those rows only, each weighted by 1 / max(1, |its bound|) so
+   that rows in different units compare.
+
+The result names each relaxed row, by how much, and the locked-in projects drawing on it.
 """
 
 from __future__ import annotations
@@ -13,15 +19,25 @@ from dataclasses import replace
 import numpy as np
 import scipy.sparse as sp
 
-from allocator.backends.base import Settings, get_backend
+from allocator.backends.base import Settings, SolveResult, get_backend
 from allocator.formulation.build import Model
+from allocator.formulation.program import LinearProgram
 from models.result import Diagnosis
 
 ELASTIC = ("resource", "must_buy", "group", "count", "requires", "excludes")
 
 
-def diagnose(model: Model, settings: Settings, backend: str, units: dict[str, str]) -> Diagnosis:
-    lp = model.lp
+def words(row: str) -> str:
+    """``bond[year=2027,scope=city]`` -> ``bond 2027 city``."""
+    family, _, keys = row.partition("[")
+    return " ".join([family, *(kv.split("=", 1)[-1] for kv in keys.rstrip("]").split(",") if kv)])
+
+
+BIG_M = 1e9  # where a row's worst breach is unbounded
+
+
+def _elastic(lp: LinearProgram) -> tuple[LinearProgram, np.ndarray, np.ndarray]:
+    """The program with a slack column per elastic row bound; the rows and the big-M of each."""
     rows = np.flatnonzero(np.isin(lp.row_family, ELASTIC))
     lo_rows = rows[np.isfinite(lp.row_lo[rows])]
     hi_rows = rows[np.isfinite(lp.row_hi[rows])]
@@ -31,23 +47,68 @@ def diagnose(model: Model, settings: Settings, backend: str, units: dict[str, st
     which = np.r_[lo_rows, hi_rows]
     slack = sp.csr_matrix((signs, (which, np.arange(k))), shape=(n_rows, k))
     bound = np.r_[lp.row_lo[lo_rows], lp.row_hi[hi_rows]]
+    # The worst breach of a row over the column box: max activity − hi, or lo − min activity.
+    a = lp.A.tocsr()
+    with np.errstate(invalid="ignore"):
+        top = a.maximum(0) @ lp.col_hi + a.minimum(0) @ lp.col_lo
+        low = a.maximum(0) @ lp.col_lo + a.minimum(0) @ lp.col_hi
+    worst = np.r_[lp.row_lo[lo_rows] - low[lo_rows], top[hi_rows] - lp.row_hi[hi_rows]]
+    big_m = np.where(np.isfinite(worst), np.maximum(worst, 0.0), BIG_M)
     elastic = replace(
         lp,
         A=sp.hstack([lp.A, slack]).tocsr(),
         c=np.r_[np.zeros(n_cols), -1.0 / np.maximum(1.0, np.abs(bound))],
         col_lo=np.r_[lp.col_lo, np.zeros(k)],
-        col_hi=np.r_[lp.col_hi, np.full(k, np.inf)],
+        col_hi=np.r_[lp.col_hi, big_m],
         integer=np.r_[lp.integer, np.zeros(k, bool)],
         col_names=lp.col_names + [f"elastic:{lp.row_names[i]}" for i in which],
         col_family=np.r_[lp.col_family, np.full(k, "elastic", dtype=object)],
         offset=0.0,
     )
-    result = get_backend(backend)(elastic, settings)
-    if result.x is None:
+    return elastic, which, big_m
+
+
+def _fewest(
+    elastic: LinearProgram, big_m: np.ndarray, settings: Settings, backend: str
+) -> SolveResult:
+    """Stage 1: a binary per slack column (slack ≤ M z), minimise the number switched on."""
+    n_rows, n_cols = elastic.shape
+    k = len(big_m)
+    first = n_cols - k
+    link = sp.hstack([sp.csr_matrix((k, first)), sp.identity(k), -sp.diags(big_m)]).tocsr()
+    program = replace(
+        elastic,
+        A=sp.vstack([sp.hstack([elastic.A, sp.csr_matrix((n_rows, k))]), link]).tocsr(),
+        c=np.r_[np.zeros(n_cols), -np.ones(k)],
+        row_lo=np.r_[elastic.row_lo, np.full(k, -np.inf)],
+        row_hi=np.r_[elastic.row_hi, np.zeros(k)],
+        col_lo=np.r_[elastic.col_lo, np.zeros(k)],
+        col_hi=np.r_[elastic.col_hi, np.ones(k)],
+        integer=np.r_[elastic.integer, np.ones(k, bool)],
+        col_names=elastic.col_names + [f"relax:{n}" for n in elastic.col_names[first:]],
+        col_family=np.r_[elastic.col_family, np.full(k, "relax", dtype=object)],
+        row_names=elastic.row_names + [f"link:{n}" for n in elastic.col_names[first:]],
+        row_family=np.r_[elastic.row_family, np.full(k, "link", dtype=object)],
+    )
+    return get_backend(backend)(program, settings)
+
+
+def diagnose(model: Model, settings: Settings, backend: str, units: dict[str, str]) -> Diagnosis:
+    lp = model.lp
+    n_cols = lp.shape[1]
+    elastic, which, big_m = _elastic(lp)
+    fewest = _fewest(elastic, big_m, settings, backend)
+    if fewest.x is None:
         return Diagnosis(
-            text=f"the elastic re-solve found no solution either ({result.status}): "
+            text=f"the elastic re-solve found no solution either ({fewest.status.value}): "
             "the locked-in projects cannot all start in their windows"
         )
+    chosen = fewest.x[n_cols + len(which) :] > 0.5
+    hi = np.r_[lp.col_hi, np.where(chosen, elastic.col_hi[n_cols:], 0.0)]
+    result = get_backend(backend)(replace(elastic, col_hi=hi), settings)
+    if result.x is None:  # cannot happen: stage 1's solution is feasible here
+        result = replace(fewest, x=fewest.x[: elastic.shape[1]])
+    assert result.x is not None
     amounts = result.x[n_cols:]
     forced = model.lp.col_lo[model.s["col"].to_numpy()] > 0
     locked_ids = set(model.s.loc[forced, "project_id"])
@@ -74,7 +135,9 @@ def diagnose(model: Model, settings: Settings, backend: str, units: dict[str, st
             }
         )
         needs = f"; locked-in projects {', '.join(who)} draw on it" if who else ""
-        lines.append(f"{name}: short by {amount:,.2f} {unit}{needs}".replace(" ;", ";"))
+        lines.append(f"{words(name)}: short by {amount:,.2f} {unit}{needs}")
     all_locked = sorted({p for r in relaxed for p in r["locked_in_projects"]})  # type: ignore[attr-defined]
-    text = "infeasible: " + ("; ".join(lines) if lines else "no single row explains it")
+    proven = "" if fewest.status.value == "optimal" else " (stage 1 not proven minimal: time limit)"
+    text = (f"infeasible; the smallest relaxation ({len(lines)} constraint group"
+            f"{'s' if len(lines) != 1 else ''}{proven}): " + "; ".join(lines))  # fmt: skip
     return Diagnosis(relaxed_rows=relaxed, locked_in=all_locked, text=text)

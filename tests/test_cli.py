@@ -61,6 +61,28 @@ def test_sample_end_to_end_time_limited(sample_scenario, tmp_path):
     res = pd.read_csv(out / "resources.csv", encoding="utf-8-sig")
     assert (res["used"] <= res["supply"] + res["purchased"] + res["carried_in"] + 1e-6).all()
     assert (out / "eligibility.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    # Every supply row has its LP marginal values; every project a reason in words.
+    assert res[["dual_fixed_int_wan_cny_per_unit", "dual_lp_wan_cny_per_unit"]].notna().all().all()
+    assert (res["dual_lp_wan_cny_per_unit"] >= 0).all()
+    assert alloc["explanation"].str.len().gt(10).all()
+    outcompeted = alloc[alloc["reason"] == "OUTCOMPETED"]
+    assert outcompeted["explanation"].str.startswith("outcompeted").all()
+    notes = json.loads((out / "explanations.json").read_text(encoding="utf-8"))
+    assert [n["project_id"] for n in notes] == list(alloc["project_id"])
+
+
+def test_infeasible_example_gets_the_smallest_relaxation(sample_scenario, tmp_path):
+    example = yaml.safe_load((ROOT / "scenarios" / "infeasible_example.yaml").read_text())
+    path = sample_scenario(tmp_path, locked_in=example["locked_in"])
+    out = tmp_path / "out"
+    result = run("solve", path, "--out", out)
+    assert result.exit_code == 3, result.output
+    diag = json.loads((out / "diagnosis.json").read_text())
+    (row,) = diag["relaxed_rows"]
+    assert row["row"] == "bond[year=2027,scope=city]"
+    assert row["shortfall"] == pytest.approx(63045 + 54140 + 52149 - 156100)
+    assert row["locked_in_projects"] == sorted(example["locked_in"])
+    assert "bond 2027 city: short by 13,234.00 wan_cny" in diag["text"]
 
 
 @pytest.fixture(scope="module")
