@@ -100,6 +100,41 @@ def solve(
 
 
 @app.command()
+def explain(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    project: Annotated[str, typer.Argument(help="Project id, e.g. P-0173.")],
+    out: Annotated[
+        Path | None, typer.Option(help="JSON file (default out/<name>/explain_<id>.json).")
+    ] = None,
+    backend: Annotated[str | None, typer.Option(help=f"One of {sorted(BACKENDS)}.")] = None,
+) -> None:
+    """Why a project is in or out, and what it would take: exact, by re-solving."""
+    from allocator.io import write_json
+    from allocator.whatif import what_it_would_take
+
+    if backend is not None and backend not in BACKENDS:
+        err.print(f"--backend was {backend!r} but is expected to be one of {sorted(BACKENDS)}")
+        raise typer.Exit(EXIT_INVALID)
+    try:
+        with err.status("explaining") as status:
+            found = what_it_would_take(scenario, project, backend, lambda m: status.update(m))
+    except InputError as exc:
+        _report_problems(exc)
+        raise typer.Exit(EXIT_INVALID) from None
+    except KeyError as exc:
+        err.print(f"invalid input: {exc.args[0]}", markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    except RuntimeError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(EXIT_INFEASIBLE) from None
+    target = out or Path("out") / found["scenario"] / f"explain_{project}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_json(found, target)
+    out_console.print(found["text"], markup=False)
+    out_console.print(f"details in {target}")
+
+
+@app.command()
 def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")]) -> None:
     """Check a scenario and its tables; print every problem."""
     from allocator.inputs import load_inputs

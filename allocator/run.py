@@ -102,12 +102,8 @@ def decode(model: Model, x: np.ndarray) -> Allocation:
     return Allocation(starts, pd.Series(amounts, index=index), placed)
 
 
-def solve_scenario(
-    path: Path, backend: str | None = None, progress: Callable[[str], None] | None = None
-) -> Run:
-    """Run a scenario; raises ``InputError`` (with every problem) on bad input."""
-    say = progress or (lambda _msg: None)
-    t0 = time.perf_counter()
+def load_prepared(path: Path, say: Callable[[str], None]) -> tuple[Prepared, float]:
+    """Read, check and prepare a scenario (with its land scan); the scan's seconds."""
     say("reading and checking inputs")
     inputs = load_inputs(path)
     land = None
@@ -118,6 +114,16 @@ def solve_scenario(
         scan_s = 0.0 if land.cached else land.seconds
     prep = prepare(inputs, land)
     check_locks(prep)
+    return prep, scan_s
+
+
+def solve_scenario(
+    path: Path, backend: str | None = None, progress: Callable[[str], None] | None = None
+) -> Run:
+    """Run a scenario; raises ``InputError`` (with every problem) on bad input."""
+    say = progress or (lambda _msg: None)
+    t0 = time.perf_counter()
+    prep, scan_s = load_prepared(path, say)
     t1 = time.perf_counter()
     say("building the model")
     model = build_model(prep)

@@ -6,9 +6,12 @@ import json
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from allocator.cli import app
 from allocator.results import resources_table, write_run
 from allocator.run import solve_scenario
+from allocator.whatif import what_it_would_take
 from tests.conftest import RESOURCES, project
 
 ONE_YEAR = {"start": 2027, "end": 2027}
@@ -127,3 +130,43 @@ def test_reasons_weigh_value_against_the_opportunity_cost(case, tmp_path):
     )
     assert table.at["D", "opportunity_cost_wan_cny"] == pytest.approx(45)
     assert table.at["D", "explanation"] == d["text"]
+
+
+def test_explain_gives_the_exact_price_of_a_rejected_project(case):
+    """101 tce: B + C (45 + 45 for 50 tce each) beat A (80 for 101 tce). Forcing A in
+    leaves A alone: the loss is 90 − 80 = 10, so a value 10 higher brings it in. With more
+    energy A + B (151 tce, 125) would do: the least extra supply is 50 tce."""
+    rows = [scored("A", 101, 80), scored("B", 50, 45), scored("C", 50, 45)]
+    path = case(rows, [("energy", 2027, "city", 101)],
+                {"resources": energy(), "horizon": ONE_YEAR,
+                 "objective": {"value_column": "score_wan_cny"}})  # fmt: skip
+    found = what_it_would_take(path, "A")
+    assert found["status"] == "rejected"
+    assert found["loss_wan_cny"] == pytest.approx(10)
+    assert found["smallest_value_increase_wan_cny"] == pytest.approx(10)
+    assert found["displaced"] == ["B", "C"]
+    (inc,) = found["supply_increases"]
+    assert (inc["resource"], inc["needs"], inc["room_left"]) == ("energy", 101, 1)
+    assert inc["smallest_increase"] == pytest.approx(50)
+    assert "energy 2027 city +50.00 tce" in found["text"]
+    approved = what_it_would_take(path, "B")
+    assert approved["loss_without_wan_cny"] == pytest.approx(10)  # C alone 45, or A 80
+    assert approved["would_enter"] == ["A"] and approved["would_leave"] == ["C"]
+
+
+def test_explain_a_project_that_does_not_fit_at_all(case):
+    """100 tce: A needs 101. Only more supply helps: A + B at 151 tce is worth 125 ≥ 90."""
+    rows = [scored("A", 101, 80), scored("B", 50, 45), scored("C", 50, 45)]
+    path = case(rows, [("energy", 2027, "city", 100)],
+                {"resources": energy(), "horizon": ONE_YEAR,
+                 "objective": {"value_column": "score_wan_cny"}})  # fmt: skip
+    found = what_it_would_take(path, "A")
+    assert found["loss_wan_cny"] is None and "does not fit at all" in found["text"]
+    (inc,) = found["supply_increases"]
+    assert inc["smallest_increase"] == pytest.approx(51)
+    result = CliRunner().invoke(app, ["explain", str(path), "P-404"])
+    assert result.exit_code == 2 and "P-404" in result.output
+    out = path.parent / "explain.json"
+    result = CliRunner().invoke(app, ["explain", str(path), "A", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["supply_increases"][0]["smallest_increase"] == 51

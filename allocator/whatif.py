@@ -1,0 +1,187 @@
+"""What it would take: one project's exact price, by re-solving (``allocator explain``).
+
+For a rejected project p, with V* the optimum:
+
+- the loss of forcing it in, V* − V*(p locked in), exact up to the two solves' gaps;
+- the smallest value increase that brings it in: that loss (at a value higher by the loss,
+  the best portfolio with p is worth V*);
+- for each supply row p draws on that has less room left than p needs, the smallest increase
+  δ of that supply alone with which a portfolio including p is worth at least V*:
+  ``min δ  s.t.  the scenario's rows with S_k + δ,  p in,  value ≥ V*`` (one MIP each);
+  "none" when no increase of that row alone will do (p also needs another row).
+
+For an approved project: what the portfolio would be worth without it (p locked out), and
+which projects would take its place. Times and statuses of every re-solve are reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from allocator.backends.base import SolveResult, get_backend
+from allocator.explain import draws, marginal_prices
+from allocator.formulation.program import LinearProgram
+from allocator.marginals import KEYS, supply_rows
+from allocator.run import Run, decode, settings_of, solve_scenario
+
+
+def _solve(run: Run, lp: LinearProgram, backend: str) -> SolveResult:
+    return get_backend(backend)(lp, settings_of(run.prep))
+
+
+def _figures(result: SolveResult) -> dict[str, Any]:
+    return {"status": result.status.value, "objective_wan_cny": result.objective,
+            "bound_wan_cny": result.bound, "time_s": round(result.time_s, 3)}  # fmt: skip
+
+
+def _min_increase(lp: LinearProgram, rows: np.ndarray, floor: float) -> LinearProgram:
+    """``lp`` with a column δ ≥ 0 added to the bound of ``rows``, the objective row
+    c·x ≥ floor, and max −δ as the objective."""
+    n_rows, n_cols = lp.shape
+    delta = sp.csr_matrix((-np.ones(len(rows)), (rows, np.zeros(len(rows), int))), (n_rows, 1))
+    goal = sp.csr_matrix(np.r_[lp.c, 0.0][None, :])
+    return replace(
+        lp,
+        A=sp.vstack([sp.hstack([lp.A, delta]), goal]).tocsr(),
+        c=np.r_[np.zeros(n_cols), -1.0],
+        row_lo=np.r_[lp.row_lo, floor - lp.offset - 1e-9 * max(1.0, abs(floor))],
+        row_hi=np.r_[lp.row_hi, np.inf],
+        col_lo=np.r_[lp.col_lo, 0.0],
+        col_hi=np.r_[lp.col_hi, np.inf],
+        integer=np.r_[lp.integer, False],
+        col_names=[*lp.col_names, "delta"],
+        row_names=[*lp.row_names, "value_at_least_optimum"],
+        col_family=np.append(lp.col_family, "delta"),
+        row_family=np.append(lp.row_family, "goal"),
+        offset=0.0,
+    )
+
+
+def what_it_would_take(
+    path: Path, pid: str, backend: str | None = None, say: Callable[[str], None] = lambda _m: None
+) -> dict[str, Any]:
+    run = solve_scenario(path, backend, say)
+    prep, model, base = run.prep, run.model, run.result
+    out: dict[str, Any] = {"scenario": prep.scenario.name, "project_id": pid,
+                           "base": _figures(base)}  # fmt: skip
+    if pid not in prep.inputs.projects.index:
+        raise KeyError(f"project {pid!r} is not in {prep.inputs.path.name}'s projects table")
+    reason = prep.eligibility.reason[pid]
+    if reason:
+        checks = prep.eligibility.checks
+        fails = checks[(checks["project_id"] == pid) & (checks["result"] == "fail")]
+        out.update(status="ineligible", reason=reason,
+                   rules=fails[["rule", "figure", "unit", "comparator", "threshold"]].to_dict("records"),
+                   text=f"{pid} is ineligible ({reason}): no supply or value brings it in; "
+                        "the data must change to pass the rules listed")  # fmt: skip
+        return out
+    if base.x is None or base.objective is None:
+        raise RuntimeError(f"the scenario itself has no solution ({base.status.value})")
+    name = backend or prep.scenario.solver.backend
+    lp = model.lp
+    cols = model.s.loc[model.s["project_id"] == pid, "col"].to_numpy()
+    v0 = base.objective
+    b0 = base.bound if base.bound is not None else v0
+    base_set = set(run.starts.index)
+    if pid in base_set:
+        say(f"re-solving without {pid}")
+        hi = lp.col_hi.copy()
+        hi[cols] = 0.0
+        without = _solve(run, lp.with_bounds(lp.col_lo, hi), name)
+        if without.x is None or without.objective is None:
+            out.update(status="approved", text=f"without {pid} the scenario has no solution "
+                       f"({without.status.value}): it is needed for the rules")  # fmt: skip
+            return out
+        other = set(decode(model, without.x).starts.index)
+        loss = v0 - without.objective
+        out.update(
+            status="approved", without=_figures(without),
+            loss_without_wan_cny=round(loss, 4),
+            loss_interval_wan_cny=[round(max(v0 - (without.bound or without.objective), 0.0), 4),
+                                   round(b0 - without.objective, 4)],
+            would_enter=sorted(other - base_set), would_leave=sorted(base_set - other - {pid}),
+            text=f"without {pid} the portfolio would be worth {loss:,.0f} 万元 less; "
+                 f"{len(other - base_set)} other project(s) would take its place",
+        )  # fmt: skip
+        return out
+
+    say(f"re-solving with {pid} locked in")
+    lo, hi = lp.col_lo.copy(), lp.col_hi.copy()
+    hi[cols] = 1.0  # a lock-out is lifted: the question is what bringing it in costs
+    lo[cols[-1]] = 1.0  # started by the last year of its window
+    forced = lp.with_bounds(lo, hi)
+    within = _solve(run, forced, name)
+    fits = within.x is not None and within.objective is not None
+    loss: float | None = None
+    alloc = run.allocation
+    start = int(model.s.loc[model.s["col"] == cols[0], "year"].iloc[0])
+    if within.x is not None and within.objective is not None:
+        alloc = decode(model, within.x)
+        start = int(alloc.starts[pid])
+        loss = max(v0 - within.objective, 0.0)
+    assert alloc is not None
+    other = set(alloc.starts.index)
+    prices, kind = marginal_prices(run)
+    mine = draws(run, prices)
+    mine = mine[mine["project_id"] == pid]
+    # The rows it draws on at its start year (any start year when it does not fit at all).
+    mine = mine[mine["start"] == start] if fits else mine.drop_duplicates(KEYS)
+    assert run.evaluation is not None
+    slack = run.evaluation.resources.set_index(KEYS)["slack"]
+    supply_index = {key: i for i, key in enumerate(map(tuple, model.buy[KEYS].to_numpy()))}
+    rows_of = supply_rows(prep, model)
+    increases = []
+    for d in mine.itertuples():
+        key = (d.resource, d.year, d.scope)
+        room = float(slack.get(key, 0.0))
+        if room >= d.amount:
+            continue
+        say(f"smallest increase of {d.resource} {d.year} {d.scope} that brings {pid} in")
+        r = _solve(run, _min_increase(forced, rows_of[supply_index[key]], v0), name)
+        unit = prep.scenario.resources[d.resource].unit
+        found = None if r.objective is None else round(-r.objective, 4) + 0.0
+        increases.append({
+            "resource": d.resource, "year": int(d.year), "scope": d.scope, "unit": unit,
+            "needs": round(float(d.amount), 4), "room_left": round(room, 4),
+            "smallest_increase": found,
+            "lower_bound": None if r.bound is None else round(max(-r.bound, 0.0), 4),
+            "status": r.status.value, "time_s": round(r.time_s, 3),
+        })  # fmt: skip
+    value = float(prep.pairs.set_index(["project_id", "year"])["value_wan_cny"][(pid, start)])
+    lines = [
+        f"{i['resource']} {i['year']} {i['scope']} +{i['smallest_increase']:,.2f} {i['unit']}"
+        if i["smallest_increase"] is not None
+        else f"{i['resource']} {i['year']} {i['scope']} (no increase of it alone will do)"
+        for i in increases
+    ]
+    if loss is not None:
+        head = (
+            f"bringing {pid} in (start {start}) costs the portfolio {loss:,.0f} 万元; it "
+            f"comes in if its value (now {value:,.0f} 万元) rises by {loss:,.0f} 万元"
+        )
+    else:
+        head = f"{pid} does not fit at all ({within.status.value} when locked in); it comes in"
+    joiner = ", or" if loss is not None else ""
+    interval = None
+    if loss is not None and within.objective is not None:
+        interval = [
+            round(max(v0 - (within.bound or within.objective), 0.0), 4),
+            round(b0 - within.objective, 4),
+        ]
+    out.update(
+        status="rejected", start_year=start if fits else None, value_wan_cny=round(value, 4),
+        with_project=_figures(within), loss_wan_cny=None if loss is None else round(loss, 4),
+        loss_interval_wan_cny=interval,
+        smallest_value_increase_wan_cny=None if loss is None else round(loss, 4),
+        marginal_kind=kind, supply_increases=increases,
+        displaced=sorted(base_set - other) if fits else [],
+        also_entering=sorted(other - base_set - {pid}) if fits else [],
+        text=head + (f"{joiner} with {'; or '.join(lines)}" if lines else ""),
+    )  # fmt: skip
+    return out
