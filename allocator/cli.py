@@ -134,6 +134,54 @@ def explain(
     out_console.print(f"details in {target}")
 
 
+def _result_folder(path: Path, backend: str | None) -> Path:
+    """A result folder as given, or the folder a scenario file's solve is written to."""
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        return path
+    from allocator.results import write_run
+    from allocator.run import solve_scenario
+
+    try:
+        with err.status(f"solving {path}") as status:
+            run = solve_scenario(path, backend, progress=lambda m: status.update(f"{path}: {m}"))
+    except InputError as exc:
+        _report_problems(exc)
+        raise typer.Exit(EXIT_INVALID) from None
+    target = Path("out") / run.prep.scenario.name
+    write_run(run, target)
+    return target
+
+
+@app.command()
+def compare(
+    a: Annotated[Path, typer.Argument(help="Result folder or scenario file (A).")],
+    b: Annotated[Path, typer.Argument(help="Result folder or scenario file (B).")],
+    out: Annotated[Path | None, typer.Option(help="Folder (default out/compare_<A>_<B>).")] = None,
+    backend: Annotated[str | None, typer.Option(help=f"One of {sorted(BACKENDS)}.")] = None,
+) -> None:
+    """What changes from A to B: projects in, out or moved, resource use, value."""
+    from allocator.compare import compare as diff_of
+    from allocator.compare import write_comparison
+
+    folders = [_result_folder(p, backend) for p in (a, b)]
+    try:
+        diff = diff_of(*folders)
+    except FileNotFoundError as exc:
+        err.print(f"invalid input: {exc}", markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    target = out or Path("out") / f"compare_{diff['a']['scenario']}_{diff['b']['scenario']}"
+    write_comparison(diff, target)
+    v, n = diff["value"], diff["counts"]
+    share = f" ({v['delta_share']:+.4%})" if v["delta_share"] is not None else ""
+    out_console.print(
+        f"{diff['a']['scenario']} → {diff['b']['scenario']}: value {v['a_wan_cny']:,.0f} → "
+        f"{v['b_wan_cny']:,.0f} 万元, {v['delta_wan_cny']:+,.0f}{share}; projects in {n['in']}, "
+        f"out {n['out']}, moved year {n['moved_year']}, moved site {n['moved_site']}, "
+        f"moved both {n['moved_year_and_site']}"
+    )
+    out_console.print(f"diff in {target}")
+
+
 @app.command()
 def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")]) -> None:
     """Check a scenario and its tables; print every problem."""
