@@ -99,14 +99,14 @@ def what_it_would_take(
                        f"({without.status.value}): it is needed for the rules")  # fmt: skip
             return out
         other = set(decode(model, without.x).starts.index)
-        loss = v0 - without.objective
+        drop = v0 - without.objective
         out.update(
             status="approved", without=_figures(without),
-            loss_without_wan_cny=round(loss, 4),
+            loss_without_wan_cny=round(drop, 4),
             loss_interval_wan_cny=[round(max(v0 - (without.bound or without.objective), 0.0), 4),
                                    round(b0 - without.objective, 4)],
             would_enter=sorted(other - base_set), would_leave=sorted(base_set - other - {pid}),
-            text=f"without {pid} the portfolio would be worth {loss:,.0f} 万元 less; "
+            text=f"without {pid} the portfolio would be worth {drop:,.0f} 万元 less; "
                  f"{len(other - base_set)} other project(s) would take its place",
         )  # fmt: skip
         return out
