@@ -183,6 +183,76 @@ def compare(
 
 
 @app.command()
+def frontier(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    resource: Annotated[str, typer.Option(help="The resource whose supply varies.")],
+    steps: Annotated[int, typer.Option(min=2, max=200, help="Number of supply levels.")] = 10,
+    low: Annotated[float, typer.Option(min=0.0, help="Lowest supply, × the scenario's.")] = 0.5,
+    high: Annotated[float, typer.Option(min=0.0, help="Highest supply, × the scenario's.")] = 1.5,
+    out: Annotated[
+        Path | None, typer.Option(help="CSV (default out/<name>/frontier_<r>.csv).")
+    ] = None,
+    backend: Annotated[str | None, typer.Option(help=f"One of {sorted(BACKENDS)}.")] = None,
+) -> None:
+    """Value versus the supply of one resource (the efficient frontier), as CSV."""
+    from allocator.inputs import load_scenario
+    from allocator.io import write_csv
+    from allocator.tradeoffs import frontier as solve_frontier
+
+    if low >= high:
+        err.print(f"--low ({low}) must be below --high ({high})")
+        raise typer.Exit(EXIT_INVALID)
+    try:
+        with err.status("frontier") as status:
+            table = solve_frontier(scenario, resource, steps, low, high, backend,
+                                   lambda m: status.update(m))  # fmt: skip
+    except InputError as exc:
+        _report_problems(exc)
+        raise typer.Exit(EXIT_INVALID) from None
+    except KeyError as exc:
+        err.print(f"invalid input: --resource: {exc.args[0]}", markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    target = out or Path("out") / load_scenario(scenario).name / f"frontier_{resource}.csv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(table, target)
+    out_console.print(table.to_string(index=False), markup=False)
+    out_console.print(f"frontier in {target}")
+
+
+@app.command()
+def alternatives(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    count: Annotated[int, typer.Option(min=1, max=100, help="Portfolios, the optimum first.")] = 5,
+    within: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Largest loss vs the optimum, as a share.")
+    ] = 0.01,
+    out: Annotated[Path | None, typer.Option(help="Folder (default out/<name>).")] = None,
+    backend: Annotated[str | None, typer.Option(help=f"One of {sorted(BACKENDS)}.")] = None,
+) -> None:
+    """Near-optimal portfolios that differ in at least one approved project, and how often
+    each project is selected across them."""
+    from allocator.inputs import load_scenario
+    from allocator.io import write_csv
+    from allocator.tradeoffs import alternatives as find
+
+    try:
+        with err.status("alternatives") as status:
+            found, freq = find(scenario, count, within, backend, lambda m: status.update(m))
+    except InputError as exc:
+        _report_problems(exc)
+        raise typer.Exit(EXIT_INVALID) from None
+    target = out or Path("out") / load_scenario(scenario).name
+    target.mkdir(parents=True, exist_ok=True)
+    write_csv(found, target / "alternatives.csv")
+    write_csv(freq, target / "selection_frequency.csv")
+    out_console.print(found.to_string(index=False), markup=False)
+    steady = int((freq["frequency"] == 1).sum())
+    out_console.print(f"{steady} projects in every portfolio, "
+                      f"{int(freq['frequency'].between(0, 1, inclusive='neither').sum())} in some; "
+                      f"results in {target}")  # fmt: skip
+
+
+@app.command()
 def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")]) -> None:
     """Check a scenario and its tables; print every problem."""
     from allocator.inputs import load_inputs

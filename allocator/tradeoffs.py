@@ -1,0 +1,133 @@
+"""Trade-offs: the value of a scenario over a range of one supply, and near-optimal
+portfolios that differ.
+
+``frontier``: the supply of one resource (every year and scope) scaled by factors from
+``low`` to ``high``, solved in increasing order, each warm-started from the previous
+solution (still feasible with more supply), so that the values found never decrease.
+
+``alternatives``: after the optimum V*, each next portfolio is the best one that differs
+from every earlier one in at least one approved project (a no-good cut on the approved set)
+and is worth at least (1 − within) × V*. Each is checked by the evaluator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from allocator.backends.base import get_backend
+from allocator.evaluate import evaluate
+from allocator.formulation.build import build_model
+from allocator.formulation.program import LinearProgram
+from allocator.run import decode, load_prepared, settings_of
+
+Say = Callable[[str], None]
+
+
+def approved_hash(ids: list[str]) -> str:
+    return hashlib.sha256(";".join(sorted(ids)).encode()).hexdigest()[:16]
+
+
+def frontier(path: Path, resource: str, steps: int, low: float, high: float,
+             backend: str | None = None, say: Say = lambda _m: None) -> pd.DataFrame:  # fmt: skip
+    prep, _ = load_prepared(path, say)
+    if resource not in prep.scenario.resources:
+        raise KeyError(f"resource {resource!r} is not declared in {path.name}; "
+                       f"declared: {sorted(prep.scenario.resources)}")  # fmt: skip
+    name = backend or prep.scenario.solver.backend
+    base = prep.supply
+    mine = (base["resource"] == resource).to_numpy()
+    start: dict[str, float] | None = None
+    rows = []
+    for i, factor in enumerate(np.linspace(low, high, steps)):
+        say(f"{resource} × {factor:.3f} ({i + 1}/{steps})")
+        supply = base.assign(amount=np.where(mine, base["amount"] * factor, base["amount"]))
+        scaled = replace(prep, supply=supply)
+        model = build_model(scaled)
+        result = get_backend(name)(model.lp, replace(settings_of(prep), start=start))
+        record = {"factor": round(float(factor), 6),
+                  "supply": round(float(supply.loc[mine, "amount"].sum()), 4),
+                  "status": result.status.value, "value_wan_cny": None, "bound_wan_cny": result.bound,
+                  "gap": result.gap, "used": None, "approved": None, "evaluator_ok": None,
+                  "time_s": round(result.time_s, 3)}  # fmt: skip
+        if result.x is not None:
+            alloc = decode(model, result.x)
+            check = evaluate(scaled, alloc)
+            used = check.resources.loc[check.resources["resource"] == resource, "used"].sum()
+            record.update(value_wan_cny=round(check.objective, 4), used=round(float(used), 4),
+                          approved=len(alloc.starts), evaluator_ok=check.ok)  # fmt: skip
+            start = dict(zip(model.lp.col_names, result.x.tolist(), strict=True))
+        rows.append(record)
+    return pd.DataFrame(rows)
+
+
+def _with_cuts(
+    lp: LinearProgram, cuts: list[np.ndarray], last: np.ndarray, floor: float
+) -> LinearProgram:
+    """``lp`` with the value floor c·x ≥ floor and, per earlier approved set (a 0/1 vector over
+    the projects' "approved" columns ``last``), Σ_{p in} (1 − a_p) + Σ_{p out} a_p ≥ 1."""
+    n_cols = lp.shape[1]
+    coef = np.array([np.where(c > 0.5, -1.0, 1.0) for c in cuts])
+    rhs = np.array([1.0 - float(c.sum()) for c in cuts])
+    cut_rows = sp.csr_matrix(
+        (coef.ravel(), (np.repeat(np.arange(len(cuts)), len(last)), np.tile(last, len(cuts)))),
+        shape=(len(cuts), n_cols),
+    )
+    goal = sp.csr_matrix(lp.c[None, :])
+    return replace(
+        lp,
+        A=sp.vstack([lp.A, cut_rows, goal]).tocsr(),
+        row_lo=np.r_[lp.row_lo, rhs, floor - lp.offset],
+        row_hi=np.r_[lp.row_hi, np.full(len(cuts) + 1, np.inf)],
+        row_names=[*lp.row_names, *(f"differs_from[{k}]" for k in range(len(cuts))), "value_floor"],
+        row_family=np.append(lp.row_family, ["no_good"] * len(cuts) + ["goal"]),
+    )
+
+
+def alternatives(path: Path, count: int, within: float, backend: str | None = None,
+                 say: Say = lambda _m: None) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """Up to ``count`` portfolios (the optimum first); and each project's selection
+    frequency across them."""
+    prep, _ = load_prepared(path, say)
+    name = backend or prep.scenario.solver.backend
+    model = build_model(prep)
+    settings = settings_of(prep)
+    last_rows = model.s.drop_duplicates("project_id", keep="last")
+    last, ids = last_rows["col"].to_numpy(), last_rows["project_id"].to_numpy()
+    found: list[dict[str, object]] = []
+    cuts: list[np.ndarray] = []
+    sets: list[set[str]] = []
+    best = None
+    for k in range(count):
+        say(f"alternative {k + 1}/{count}")
+        lp = model.lp if best is None else _with_cuts(model.lp, cuts, last, (1 - within) * best)
+        result = get_backend(name)(lp, settings)
+        if result.x is None:
+            say(f"no further portfolio within {within:.2%} ({result.status.value})")
+            break
+        x = result.x[: model.lp.shape[1]]
+        alloc = decode(model, x)
+        check = evaluate(prep, alloc)
+        best = check.objective if best is None else best
+        chosen = set(alloc.starts.index)
+        cuts.append(x[last])
+        sets.append(chosen)
+        found.append({"alternative": k + 1, "value_wan_cny": round(check.objective, 4),
+                      "below_best": round((best - check.objective) / abs(best), 8),
+                      "status": result.status.value, "approved": len(chosen),
+                      "approved_hash": approved_hash(sorted(chosen)), "evaluator_ok": check.ok,
+                      "differs_from_previous": min((len(chosen ^ s) for s in sets[:-1]), default=None),
+                      "time_s": round(result.time_s, 3)})  # fmt: skip
+    freq = pd.DataFrame({"project_id": ids,
+                         "selected": [sum(p in s for s in sets) for p in ids]})  # fmt: skip
+    freq["frequency"] = (freq["selected"] / max(len(sets), 1)).round(6)
+    for j, s in enumerate(sets, start=1):
+        freq[f"in_{j}"] = [int(p in s) for p in ids]
+    return pd.DataFrame(found), freq.sort_values(["frequency", "project_id"], ascending=[False, True],
+                                                 ignore_index=True)  # fmt: skip

@@ -1,0 +1,56 @@
+"""Frontier and alternatives on a city small enough to enumerate by hand."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from allocator.cli import app
+from allocator.tradeoffs import alternatives, frontier
+from tests.conftest import project
+
+ENERGY = {"energy": {"unit": "tce", "kind": "recurring", "demand_column": "energy_tce_per_year"}}
+SETUP = {"resources": ENERGY, "horizon": {"start": 2027, "end": 2027},
+         "objective": {"value_column": "score_wan_cny"}}  # fmt: skip
+
+
+def scored(pid: str, tce: float, score: float) -> dict:
+    return project(project_id=pid, energy_tce_per_year=tce, score_wan_cny=score)
+
+
+def test_frontier_values_by_hand_and_never_decreasing(case):
+    """A (101 tce, 80), B and C (50 tce, 45 each). Supply 50 → B; 75 → B; 100.5 → B + C;
+    125.75 → B + C (A alone is 80); 151 → A + B = 125."""
+    rows = [scored("A", 101, 80), scored("B", 50, 45), scored("C", 50, 45)]
+    path = case(rows, [("energy", 2027, "city", 100)], SETUP)
+    table = frontier(path, "energy", steps=5, low=0.5, high=1.51)
+    assert list(table["supply"]) == pytest.approx([50, 75.25, 100.5, 125.75, 151])
+    assert list(table["value_wan_cny"]) == [45, 45, 90, 90, 125]
+    assert table["value_wan_cny"].is_monotonic_increasing
+    assert table["evaluator_ok"].all()
+
+
+def test_alternatives_differ_and_stay_within_the_gap(case):
+    """Portfolios of 100 tce: B + C 89, B + D 85, C + D 84, B + E 83, ... Within 6% of 89
+    (≥ 83.66) there are exactly three."""
+    rows = [scored("B", 50, 45), scored("C", 50, 44), scored("D", 50, 40), scored("E", 50, 38)]
+    path = case(rows, [("energy", 2027, "city", 100)], SETUP)
+    found, freq = alternatives(path, count=5, within=0.06)
+    assert list(found["value_wan_cny"]) == [89, 85, 84]
+    assert found["evaluator_ok"].all() and (found["below_best"] <= 0.06).all()
+    assert found["approved_hash"].is_unique
+    share = freq.set_index("project_id")["frequency"].to_dict()
+    assert share == pytest.approx({"B": 2 / 3, "C": 2 / 3, "D": 2 / 3, "E": 0.0})
+
+
+def test_frontier_of_an_undeclared_resource_names_it(case, tmp_path):
+    path = case([scored("B", 50, 45)], [("energy", 2027, "city", 100)], SETUP)
+    result = CliRunner().invoke(app, ["frontier", str(path), "--resource", "water",
+                                      "--out", str(tmp_path / "f.csv")])  # fmt: skip
+    assert result.exit_code == 2
+    assert "'water'" in result.output and "energy" in result.output
+    ok = CliRunner().invoke(app, ["frontier", str(path), "--resource", "energy", "--steps", "3",
+                                  "--out", str(tmp_path / "f.csv")])  # fmt: skip
+    assert ok.exit_code == 0, ok.output
+    assert len(pd.read_csv(tmp_path / "f.csv", encoding="utf-8-sig")) == 3
