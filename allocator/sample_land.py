@@ -67,13 +67,18 @@ def parks_layer(
         cell = districts.set_index("district").geometry[r.district].buffer(-3000)
         size = area_m2 * rng.uniform(0.5, 1.5)
         aspect = rng.uniform(0.6, 1.6)
-        w, h = np.sqrt(size * aspect), np.sqrt(size / aspect)
         x0, y0, x1, y1 = cell.bounds
-        for _ in range(2000):
-            cx, cy = rng.uniform(x0, x1), rng.uniform(y0, y1)
-            rect = shapely.box(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-            if cell.contains(rect) and not any(rect.buffer(800).intersects(p) for p in placed):
-                break
+        # A crowded district (a large province instance) gets smaller parks, 20% at a time.
+        for shrink in 0.8 ** np.arange(10):
+            w, h = np.sqrt(size * shrink * aspect), np.sqrt(size * shrink / aspect)
+            for _ in range(2000):
+                cx, cy = rng.uniform(x0, x1), rng.uniform(y0, y1)
+                rect = shapely.box(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+                if cell.contains(rect) and not any(rect.buffer(800).intersects(p) for p in placed):
+                    break
+            else:
+                continue
+            break
         else:  # pragma: no cover - the cells are far larger than the parks
             raise RuntimeError(f"no room for park {r.park}")
         placed.append(rect)

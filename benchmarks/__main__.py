@@ -221,7 +221,11 @@ def row_scale(folder: Path, limit: float, sizes: list[tuple[int, int, int]]) -> 
     for n_projects, n_parcels, cities in sizes:
         data = folder / f"scale-{n_projects}-{n_parcels}-{cities}"
         t0 = time.perf_counter()
-        generate(data, n_projects=n_projects, n_parcels=n_parcels, cities=cities)
+        try:
+            generate(data, n_projects=n_projects, n_parcels=n_parcels, cities=cities)
+        except Exception as exc:  # one size failing must not lose the others
+            rows.append([f"{n_projects:,}", f"{n_parcels:,}", cities, f"failed: {exc}"] + [""] * 11)
+            continue
         gen_s = time.perf_counter() - t0
         path = province_scenario(data, cities, limit)
         env = {**os.environ, "ALLOCATOR_CACHE": str(data / "cache")}
