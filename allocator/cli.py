@@ -253,6 +253,37 @@ def alternatives(
 
 
 @app.command()
+def sensitivity(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    cap: Annotated[float, typer.Option(min=0.0, help="Largest weight tried.")] = 1.0,
+    tol: Annotated[float, typer.Option(min=1e-6, help="Bisection precision.")] = 0.01,
+    out: Annotated[
+        Path | None, typer.Option(help="CSV (default out/<name>/weight_ranges.csv).")
+    ] = None,
+    backend: Annotated[str | None, typer.Option(help=f"One of {sorted(BACKENDS)}.")] = None,
+) -> None:
+    """For each bonus weight, the range over which the approved set stays the same."""
+    from allocator.inputs import load_scenario
+    from allocator.io import write_csv
+    from allocator.tradeoffs import weight_ranges
+
+    try:
+        with err.status("weight ranges") as status:
+            table = weight_ranges(scenario, cap, tol, backend, lambda m: status.update(m))
+    except InputError as exc:
+        _report_problems(exc)
+        raise typer.Exit(EXIT_INVALID) from None
+    except ValueError as exc:
+        err.print(f"invalid input: {exc}", markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    target = out or Path("out") / load_scenario(scenario).name / "weight_ranges.csv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(table, target)
+    out_console.print(table.to_string(index=False), markup=False)
+    out_console.print(f"weight ranges in {target}")
+
+
+@app.command()
 def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")]) -> None:
     """Check a scenario and its tables; print every problem."""
     from allocator.inputs import load_inputs

@@ -17,7 +17,7 @@ and zero-energy projects score 1 on tax per mu and energy efficiency). With
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -282,6 +282,21 @@ def prepare(inputs: Inputs, land: LandScan | None = None) -> Prepared:
         candidates=pairs,
         must_place=must_place,
     )
+
+
+def with_bonus_weight(prep: Prepared, criterion: str, weight: float) -> Prepared:
+    """The prepared data with one bonus weight changed: only the values change."""
+    sc = prep.scenario
+    old = sc.objective.bonus_weights.get(criterion, 0.0)
+    pr = prep.projects
+    benefit = (
+        prep.benefit + (weight - old) * pr["annual_value_added_wan_cny"] * criteria(pr)[criterion]
+    )
+    weights = {**sc.objective.bonus_weights, criterion: weight}
+    objective = sc.objective.model_copy(update={"bonus_weights": weights})
+    inputs = replace(prep.inputs, scenario=sc.model_copy(update={"objective": objective}))
+    pairs = _pairs(inputs, prep.demand.index, benefit)
+    return replace(prep, inputs=inputs, benefit=benefit, pairs=pairs)
 
 
 def matches(projects: pd.DataFrame, flt: Filter, sectors: dict[str, Sector]) -> pd.Series:

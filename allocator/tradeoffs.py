@@ -5,6 +5,11 @@ portfolios that differ.
 ``low`` to ``high``, solved in increasing order, each warm-started from the previous
 solution (still feasible with more supply), so that the values found never decrease.
 
+``weight_ranges``: for each bonus weight, the others fixed, the range over which the
+approved set stays optimal, by bisection to ``tol``. At a trial weight the scenario is
+re-solved warm-started from the base solution; the set has changed when the solver finds a
+different approved set worth more than the base solution at that weight.
+
 ``alternatives``: after the optimum V*, each next portfolio is the best one that differs
 from every earlier one in at least one approved project (a no-good cut on the approved set)
 and is worth at least (1 − within) × V*. Each is checked by the evaluator.
@@ -13,6 +18,7 @@ and is worth at least (1 − within) × V*. Each is checked by the evaluator.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +31,7 @@ from allocator.backends.base import get_backend
 from allocator.evaluate import evaluate
 from allocator.formulation.build import build_model
 from allocator.formulation.program import LinearProgram
+from allocator.prepare import with_bonus_weight
 from allocator.run import decode, load_prepared, settings_of
 
 Say = Callable[[str], None]
@@ -131,3 +138,49 @@ def alternatives(path: Path, count: int, within: float, backend: str | None = No
         freq[f"in_{j}"] = [int(p in s) for p in ids]
     return pd.DataFrame(found), freq.sort_values(["frequency", "project_id"], ascending=[False, True],
                                                  ignore_index=True)  # fmt: skip
+
+
+def weight_ranges(path: Path, cap: float = 1.0, tol: float = 0.01, backend: str | None = None,
+                  say: Say = lambda _m: None) -> pd.DataFrame:  # fmt: skip
+    prep, _ = load_prepared(path, say)
+    sc = prep.scenario
+    if sc.objective.value_column:
+        raise ValueError(f"{path.name} values projects by the column "
+                         f"{sc.objective.value_column!r}: no bonus weights apply")  # fmt: skip
+    name = backend or sc.solver.backend
+    settings = settings_of(prep)
+    model = build_model(prep)
+    base = get_backend(name)(model.lp, settings)
+    if base.x is None:
+        raise RuntimeError(f"the scenario itself has no solution ({base.status.value})")
+    chosen = set(decode(model, base.x).starts.index)
+    start = dict(zip(model.lp.col_names, base.x.tolist(), strict=True))
+    rows = []
+    for criterion, weight in sorted(sc.objective.bonus_weights.items()):
+        solves, t0 = 0, time.perf_counter()
+
+        def same(w: float, criterion: str = criterion) -> bool:
+            nonlocal solves
+            solves += 1
+            say(f"{criterion} = {w:.4f}")
+            trial = build_model(with_bonus_weight(prep, criterion, w))
+            held = trial.lp.objective(base.x)  # type: ignore[arg-type]
+            r = get_backend(name)(trial.lp, replace(settings, start=start))
+            if r.x is None or r.objective is None:
+                return True
+            better = r.objective > held + 1e-9 * max(1.0, abs(held))
+            return not (better and set(decode(trial, r.x).starts.index) != chosen)
+
+        def edge(inside: float, outside: float) -> float:
+            while abs(outside - inside) > tol:
+                mid = (inside + outside) / 2
+                inside, outside = (mid, outside) if same(mid) else (inside, mid)
+            return inside
+
+        upper = cap if same(cap) else edge(weight, cap)
+        lower = 0.0 if weight == 0 or same(0.0) else edge(weight, 0.0)
+        rows.append({"criterion": criterion, "weight": weight, "lower": round(lower, 6),
+                     "upper": round(upper, 6), "lower_is_zero": lower == 0.0,
+                     "upper_is_cap": upper == cap, "solves": solves,
+                     "time_s": round(time.perf_counter() - t0, 3)})  # fmt: skip
+    return pd.DataFrame(rows)

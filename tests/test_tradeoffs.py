@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from allocator.cli import app
-from allocator.tradeoffs import alternatives, frontier
+from allocator.tradeoffs import alternatives, frontier, weight_ranges
 from tests.conftest import project
 
 ENERGY = {"energy": {"unit": "tce", "kind": "recurring", "demand_column": "energy_tce_per_year"}}
@@ -54,3 +54,21 @@ def test_frontier_of_an_undeclared_resource_names_it(case, tmp_path):
                                   "--out", str(tmp_path / "f.csv")])  # fmt: skip
     assert ok.exit_code == 0, ok.output
     assert len(pd.read_csv(tmp_path / "f.csv", encoding="utf-8-sig")) == 3
+
+
+def test_weight_range_by_hand(case):
+    """One year, L = 1, no discounting: value = value added × (1 + b·z_tech). X (100, the
+    best tech score, z = 1) and Y (110, z = 0) want the same 50 tce. X stays in while
+    100 (1 + b) ≥ 110, i.e. b ≥ 0.1: the range of b = 0.2 is [0.1, cap]."""
+    rows = [project(project_id="X", annual_value_added_wan_cny=100, tech_score=90,
+                    energy_tce_per_year=50, build_years=0),
+            project(project_id="Y", annual_value_added_wan_cny=110, tech_score=10,
+                    energy_tce_per_year=50, build_years=0)]  # fmt: skip
+    setup = {"resources": ENERGY, "horizon": {"start": 2027, "end": 2027},
+             "objective": {"bonus_weights": {"tech": 0.2}, "evaluation_years": 1,
+                           "discount_rate": 0.0}}  # fmt: skip
+    path = case(rows, [("energy", 2027, "city", 50)], setup)
+    (r,) = weight_ranges(path, cap=1.0, tol=0.01).to_dict("records")
+    assert r["criterion"] == "tech" and r["weight"] == 0.2
+    assert 0.1 <= r["lower"] <= 0.11
+    assert r["upper"] == 1.0 and r["upper_is_cap"]
