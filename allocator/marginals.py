@@ -108,7 +108,7 @@ def mip_marginals(
     """The MIP marginal value of each supply row and the interval it is known to lie in."""
     assert base.x is not None and base.objective is not None
     step = prep.scenario.explain.marginal_step
-    limit = prep.scenario.explain.time_limit_s or settings.time_limit_s
+    limit = prep.scenario.explain.time_limit_s
     start = dict(zip(model.lp.col_names, base.x.tolist(), strict=True))
     resolve = replace(settings, time_limit_s=limit, start=start)
     v0 = base.objective

@@ -7,7 +7,9 @@ For a rejected project p, with V* the optimum:
   the best portfolio with p is worth V*);
 - for each supply row p draws on that has less room left than p needs, the smallest increase
   δ of that supply alone with which a portfolio including p is worth at least V*:
-  ``min δ  s.t.  the scenario's rows with S_k + δ,  p in,  value ≥ V*`` (one MIP each);
+  ``min δ  s.t.  the scenario's rows with S_k + δ,  p in,  value ≥ V*`` (one MIP each,
+  started from today's portfolio plus p with δ = its shortfall, limited to
+  ``explain.time_limit_s``: a stopped one reports the δ found and the lower bound);
   "none" when no increase of that row alone will do (p also needs another row).
 
 For an approved project: what the portfolio would be worth without it (p locked out), and
@@ -136,6 +138,9 @@ def what_it_would_take(
     slack = run.evaluation.resources.set_index(KEYS)["slack"]
     supply_index = {key: i for i, key in enumerate(map(tuple, model.buy[KEYS].to_numpy()))}
     rows_of = supply_rows(prep, model)
+    base_start = dict(zip(lp.col_names, base.x.tolist(), strict=True))
+    own = (f"s[{pid},", f"y[{pid},", f"N[{pid},")
+    explain_settings = replace(settings_of(prep), time_limit_s=prep.scenario.explain.time_limit_s)
     increases = []
     for d in mine.itertuples():
         key = (d.resource, d.year, d.scope)
@@ -143,7 +148,17 @@ def what_it_would_take(
         if room >= d.amount:
             continue
         say(f"smallest increase of {d.resource} {d.year} {d.scope} that brings {pid} in")
-        r = _solve(run, _min_increase(forced, rows_of[supply_index[key]], v0), name)
+        # Start from today's portfolio plus the project, with the shortfall as δ.
+        start_x = {n: v for n, v in base_start.items() if not n.startswith(own)}
+        start_x.update(
+            {
+                f"s[{pid},{t}]": float(t >= start)
+                for t in model.s.loc[model.s["project_id"] == pid, "year"]
+            }
+        )
+        start_x["delta"] = float(d.amount) - room
+        program = _min_increase(forced, rows_of[supply_index[key]], v0)
+        r = get_backend(name)(program, replace(explain_settings, start=start_x))
         unit = prep.scenario.resources[d.resource].unit
         found = None if r.objective is None else round(-r.objective, 4) + 0.0
         increases.append({
