@@ -151,6 +151,8 @@ def note(row: pd.Series) -> str:
         parts.append(f"not binding: {row['slack']:,.2f} left")
     elif have == 0 and row["used"] == 0:
         parts.append("no supply")
+    elif row["carried_out"] > TOL * max(1.0, abs(have)):
+        parts.append(f"{row['carried_out']:,.2f} unused, carried to the next year")
     elif fixed == 0:
         parts.append(
             "fixed-integer dual 0 is degenerate: the row is full but nothing in it can move"

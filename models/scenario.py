@@ -401,7 +401,7 @@ class Explain(Strict):
         0.01, gt=0, le=1, description="Δ as a share of the supply (1 unit where the supply is 0)."
     )
     time_limit_s: float = Field(
-        60.0,
+        30.0,
         gt=0,
         description="Time limit of each explanation re-solve (MIP marginal values, the least "
         "supply increase of `allocator explain`); a stopped re-solve reports its interval.",
