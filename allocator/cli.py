@@ -8,21 +8,23 @@ nothing written); 3 valid but infeasible (summary and diagnosis written).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from allocator.backends.base import BACKENDS, Status
-from allocator.io import InputError, atomic_dir
+from allocator.io import InputError, NoSolution, atomic_dir
 from models.result import Summary
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 out_console = Console()
 err = Console(stderr=True, soft_wrap=True)
 
+T = TypeVar("T")
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INFEASIBLE = 0, 1, 2, 3
 
 
@@ -63,6 +65,25 @@ def _print_summary(s: Summary, out: Path) -> None:
     out_console.print(f"results in {out}")
 
 
+def _guarded(label: str, backend: str | None, work: Callable[[Callable[[str], None]], T]) -> T:
+    """Run ``work(progress)`` under a status line; bad input exits 2, no solution exits 3."""
+    if backend is not None and backend not in BACKENDS:
+        err.print(f"--backend was {backend!r} but is expected to be one of {sorted(BACKENDS)}")
+        raise typer.Exit(EXIT_INVALID)
+    try:
+        with err.status(label) as status:
+            return work(lambda m: status.update(m))
+    except InputError as exc:
+        _report_problems(exc)
+        raise typer.Exit(EXIT_INVALID) from None
+    except (KeyError, ValueError) as exc:
+        err.print(f"invalid input: {exc.args[0]}", markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    except NoSolution as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(EXIT_INFEASIBLE) from None
+
+
 @app.command()
 def solve(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
@@ -73,15 +94,7 @@ def solve(
     from allocator.results import write_run
     from allocator.run import solve_scenario
 
-    if backend is not None and backend not in BACKENDS:
-        err.print(f"--backend was {backend!r} but is expected to be one of {sorted(BACKENDS)}")
-        raise typer.Exit(EXIT_INVALID)
-    try:
-        with err.status("solving") as status:
-            run = solve_scenario(scenario, backend, progress=lambda m: status.update(m))
-    except InputError as exc:
-        _report_problems(exc)
-        raise typer.Exit(EXIT_INVALID) from None
+    run = _guarded("solving", backend, lambda say: solve_scenario(scenario, backend, say))
     target = out or Path("out") / run.prep.scenario.name
     if run.evaluation is not None and not run.evaluation.ok:
         err.print("[bold red]the evaluator rejected the solver's allocation; nothing written:[/]")
@@ -112,21 +125,9 @@ def explain(
     from allocator.io import write_json
     from allocator.whatif import what_it_would_take
 
-    if backend is not None and backend not in BACKENDS:
-        err.print(f"--backend was {backend!r} but is expected to be one of {sorted(BACKENDS)}")
-        raise typer.Exit(EXIT_INVALID)
-    try:
-        with err.status("explaining") as status:
-            found = what_it_would_take(scenario, project, backend, lambda m: status.update(m))
-    except InputError as exc:
-        _report_problems(exc)
-        raise typer.Exit(EXIT_INVALID) from None
-    except KeyError as exc:
-        err.print(f"invalid input: {exc.args[0]}", markup=False)
-        raise typer.Exit(EXIT_INVALID) from None
-    except RuntimeError as exc:
-        err.print(str(exc), markup=False)
-        raise typer.Exit(EXIT_INFEASIBLE) from None
+    found = _guarded(
+        "explaining", backend, lambda say: what_it_would_take(scenario, project, backend, say)
+    )
     target = out or Path("out") / found["scenario"] / f"explain_{project}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     write_json(found, target)
@@ -141,12 +142,7 @@ def _result_folder(path: Path, backend: str | None) -> Path:
     from allocator.results import write_run
     from allocator.run import solve_scenario
 
-    try:
-        with err.status(f"solving {path}") as status:
-            run = solve_scenario(path, backend, progress=lambda m: status.update(f"{path}: {m}"))
-    except InputError as exc:
-        _report_problems(exc)
-        raise typer.Exit(EXIT_INVALID) from None
+    run = _guarded(f"solving {path}", backend, lambda say: solve_scenario(path, backend, say))
     target = Path("out") / run.prep.scenario.name
     write_run(run, target)
     return target
@@ -202,16 +198,8 @@ def frontier(
     if low >= high:
         err.print(f"--low ({low}) must be below --high ({high})")
         raise typer.Exit(EXIT_INVALID)
-    try:
-        with err.status("frontier") as status:
-            table = solve_frontier(scenario, resource, steps, low, high, backend,
-                                   lambda m: status.update(m))  # fmt: skip
-    except InputError as exc:
-        _report_problems(exc)
-        raise typer.Exit(EXIT_INVALID) from None
-    except KeyError as exc:
-        err.print(f"invalid input: --resource: {exc.args[0]}", markup=False)
-        raise typer.Exit(EXIT_INVALID) from None
+    table = _guarded("frontier", backend,
+                     lambda say: solve_frontier(scenario, resource, steps, low, high, backend, say))  # fmt: skip
     target = out or Path("out") / load_scenario(scenario).name / f"frontier_{resource}.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     write_csv(table, target)
@@ -235,12 +223,9 @@ def alternatives(
     from allocator.io import write_csv
     from allocator.tradeoffs import alternatives as find
 
-    try:
-        with err.status("alternatives") as status:
-            found, freq = find(scenario, count, within, backend, lambda m: status.update(m))
-    except InputError as exc:
-        _report_problems(exc)
-        raise typer.Exit(EXIT_INVALID) from None
+    found, freq = _guarded(
+        "alternatives", backend, lambda say: find(scenario, count, within, backend, say)
+    )
     target = out or Path("out") / load_scenario(scenario).name
     target.mkdir(parents=True, exist_ok=True)
     write_csv(found, target / "alternatives.csv")
@@ -267,15 +252,9 @@ def sensitivity(
     from allocator.io import write_csv
     from allocator.tradeoffs import weight_ranges
 
-    try:
-        with err.status("weight ranges") as status:
-            table = weight_ranges(scenario, cap, tol, backend, lambda m: status.update(m))
-    except InputError as exc:
-        _report_problems(exc)
-        raise typer.Exit(EXIT_INVALID) from None
-    except ValueError as exc:
-        err.print(f"invalid input: {exc}", markup=False)
-        raise typer.Exit(EXIT_INVALID) from None
+    table = _guarded(
+        "weight ranges", backend, lambda say: weight_ranges(scenario, cap, tol, backend, say)
+    )
     target = out or Path("out") / load_scenario(scenario).name / "weight_ranges.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     write_csv(table, target)

@@ -31,6 +31,10 @@ class InputError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class NoSolution(RuntimeError):
+    """The scenario a what-if starts from has no solution (CLI exit code 3)."""
+
+
 def read_table(path: Path) -> pd.DataFrame:
     """Read a table file as raw cells (CSV as text, so that nothing is guessed)."""
     suffix = path.suffix.lower()

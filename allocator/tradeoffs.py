@@ -31,6 +31,7 @@ from allocator.backends.base import get_backend
 from allocator.evaluate import evaluate
 from allocator.formulation.build import build_model
 from allocator.formulation.program import LinearProgram
+from allocator.io import NoSolution
 from allocator.prepare import with_bonus_weight
 from allocator.run import decode, load_prepared, settings_of
 
@@ -152,7 +153,7 @@ def weight_ranges(path: Path, cap: float = 1.0, tol: float = 0.01, backend: str 
     model = build_model(prep)
     base = get_backend(name)(model.lp, settings)
     if base.x is None:
-        raise RuntimeError(f"the scenario itself has no solution ({base.status.value})")
+        raise NoSolution(f"the scenario itself has no solution ({base.status.value})")
     chosen = set(decode(model, base.x).starts.index)
     start = dict(zip(model.lp.col_names, base.x.tolist(), strict=True))
     rows = []

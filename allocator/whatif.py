@@ -29,6 +29,7 @@ import scipy.sparse as sp
 from allocator.backends.base import SolveResult, get_backend
 from allocator.explain import draws, marginal_prices
 from allocator.formulation.program import LinearProgram
+from allocator.io import NoSolution
 from allocator.marginals import KEYS, supply_rows
 from allocator.run import Run, decode, settings_of, solve_scenario
 
@@ -84,7 +85,7 @@ def what_it_would_take(
                         "the data must change to pass the rules listed")  # fmt: skip
         return out
     if base.x is None or base.objective is None:
-        raise RuntimeError(f"the scenario itself has no solution ({base.status.value})")
+        raise NoSolution(f"the scenario itself has no solution ({base.status.value})")
     name = backend or prep.scenario.solver.backend
     lp = model.lp
     cols = model.s.loc[model.s["project_id"] == pid, "col"].to_numpy()
