@@ -203,7 +203,7 @@ def frontier(
     target = out or Path("out") / load_scenario(scenario).name / f"frontier_{resource}.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     write_csv(table, target)
-    out_console.print(table.to_string(index=False), markup=False)
+    out_console.print(table.to_string(index=False), markup=False, soft_wrap=True)
     out_console.print(f"frontier in {target}")
 
 
@@ -230,7 +230,7 @@ def alternatives(
     target.mkdir(parents=True, exist_ok=True)
     write_csv(found, target / "alternatives.csv")
     write_csv(freq, target / "selection_frequency.csv")
-    out_console.print(found.to_string(index=False), markup=False)
+    out_console.print(found.to_string(index=False), markup=False, soft_wrap=True)
     steady = int((freq["frequency"] == 1).sum())
     out_console.print(f"{steady} projects in every portfolio, "
                       f"{int(freq['frequency'].between(0, 1, inclusive='neither').sum())} in some; "
@@ -242,6 +242,9 @@ def sensitivity(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     cap: Annotated[float, typer.Option(min=0.0, help="Largest weight tried.")] = 1.0,
     tol: Annotated[float, typer.Option(min=1e-6, help="Bisection precision.")] = 0.01,
+    criteria: Annotated[
+        str | None, typer.Option(help="Comma-separated criteria (default: every weighted one).")
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="CSV (default out/<name>/weight_ranges.csv).")
     ] = None,
@@ -252,13 +255,14 @@ def sensitivity(
     from allocator.io import write_csv
     from allocator.tradeoffs import weight_ranges
 
+    only = [c.strip() for c in criteria.split(",")] if criteria else None
     table = _guarded(
-        "weight ranges", backend, lambda say: weight_ranges(scenario, cap, tol, backend, say)
+        "weight ranges", backend, lambda say: weight_ranges(scenario, cap, tol, backend, say, only)
     )
     target = out or Path("out") / load_scenario(scenario).name / "weight_ranges.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     write_csv(table, target)
-    out_console.print(table.to_string(index=False), markup=False)
+    out_console.print(table.to_string(index=False), markup=False, soft_wrap=True)
     out_console.print(f"weight ranges in {target}")
 
 

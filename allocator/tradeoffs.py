@@ -7,8 +7,10 @@ solution (still feasible with more supply), so that the values found never decre
 
 ``weight_ranges``: for each bonus weight, the others fixed, the range over which the
 approved set stays optimal, by bisection to ``tol``. At a trial weight the scenario is
-re-solved warm-started from the base solution; the set has changed when the solver finds a
-different approved set worth more than the base solution at that weight.
+re-solved warm-started from the base solution, for at most ``explain.time_limit_s``; the set
+has changed when the solver finds a different approved set worth more than the base solution
+at that weight (``unproven`` counts the trials stopped by the limit, whose "unchanged" is not
+proven).
 
 ``alternatives``: after the optimum V*, each next portfolio is the best one that differs
 from every earlier one in at least one approved project (a no-good cut on the approved set)
@@ -142,7 +144,7 @@ def alternatives(path: Path, count: int, within: float, backend: str | None = No
 
 
 def weight_ranges(path: Path, cap: float = 1.0, tol: float = 0.01, backend: str | None = None,
-                  say: Say = lambda _m: None) -> pd.DataFrame:  # fmt: skip
+                  say: Say = lambda _m: None, only: list[str] | None = None) -> pd.DataFrame:  # fmt: skip
     prep, _ = load_prepared(path, say)
     sc = prep.scenario
     if sc.objective.value_column:
@@ -156,17 +158,25 @@ def weight_ranges(path: Path, cap: float = 1.0, tol: float = 0.01, backend: str 
         raise NoSolution(f"the scenario itself has no solution ({base.status.value})")
     chosen = set(decode(model, base.x).starts.index)
     start = dict(zip(model.lp.col_names, base.x.tolist(), strict=True))
+    unknown = sorted(set(only or []) - set(sc.objective.bonus_weights))
+    if unknown:
+        raise KeyError(f"criteria {unknown} have no bonus weight in {path.name}; "
+                       f"weighted: {sorted(sc.objective.bonus_weights)}")  # fmt: skip
+    trial_settings = replace(settings, start=start, time_limit_s=sc.explain.time_limit_s)
     rows = []
     for criterion, weight in sorted(sc.objective.bonus_weights.items()):
-        solves, t0 = 0, time.perf_counter()
+        if only and criterion not in only:
+            continue
+        solves, unproven, t0 = 0, 0, time.perf_counter()
 
         def same(w: float, criterion: str = criterion) -> bool:
-            nonlocal solves
+            nonlocal solves, unproven
             solves += 1
             say(f"{criterion} = {w:.4f}")
             trial = build_model(with_bonus_weight(prep, criterion, w))
             held = trial.lp.objective(base.x)  # type: ignore[arg-type]
-            r = get_backend(name)(trial.lp, replace(settings, start=start))
+            r = get_backend(name)(trial.lp, trial_settings)
+            unproven += r.status.value != "optimal"
             if r.x is None or r.objective is None:
                 return True
             better = r.objective > held + 1e-9 * max(1.0, abs(held))
@@ -182,6 +192,6 @@ def weight_ranges(path: Path, cap: float = 1.0, tol: float = 0.01, backend: str 
         lower = 0.0 if weight == 0 or same(0.0) else edge(weight, 0.0)
         rows.append({"criterion": criterion, "weight": weight, "lower": round(lower, 6),
                      "upper": round(upper, 6), "lower_is_zero": lower == 0.0,
-                     "upper_is_cap": upper == cap, "solves": solves,
+                     "upper_is_cap": upper == cap, "solves": solves, "unproven": unproven,
                      "time_s": round(time.perf_counter() - t0, 3)})  # fmt: skip
     return pd.DataFrame(rows)
