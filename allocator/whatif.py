@@ -5,9 +5,9 @@ For a rejected project p, with V* the optimum:
 - the loss of forcing it in, V* − V*(p locked in), exact up to the two solves' gaps;
 - the smallest value increase that brings it in: that loss (at a value higher by the loss,
   the best portfolio with p is worth V*);
-- for each supply row p draws on that has less room left than p needs, the smallest increase
-  δ of that supply alone with which a portfolio including p is worth at least V*:
-  ``min δ  s.t.  the scenario's rows with S_k + δ,  p in,  value ≥ V*`` (one MIP each,
+- for each resource (and scope) p is short of, the smallest increase δ of its supply — added
+  to each year p is short in — with which a portfolio including p is worth at least V*:
+  ``min δ  s.t.  the scenario's rows with S + δ,  p in,  value ≥ V*`` (one MIP each,
   started from today's portfolio plus p with δ = its shortfall, limited to
   ``explain.time_limit_s``: a stopped one reports the δ found and the lower bound);
   "none" when no increase of that row alone will do (p also needs another row).
@@ -64,6 +64,18 @@ def _min_increase(lp: LinearProgram, rows: np.ndarray, floor: float) -> LinearPr
         row_family=np.append(lp.row_family, "goal"),
         offset=0.0,
     )
+
+
+def _increase_words(i: dict[str, Any], limit: float) -> str:
+    years = f"{i['years'][0]}" + (f"–{i['years'][-1]}" if len(i["years"]) > 1 else "")
+    what = f"{i['resource']} {i['scope']}"
+    if i["smallest_increase"] is not None:
+        each = " a year" if len(i["years"]) > 1 else ""
+        proven = "" if i["status"] == "optimal" else f" (at most; at least {i['lower_bound']:,.2f})"
+        return f"{what} +{i['smallest_increase']:,.2f} {i['unit']}{each} in {years}{proven}"
+    if i["status"] == "infeasible":
+        return f"{what} (no increase of it alone will do)"
+    return f"{what} (no increase found within {limit:g} s)"
 
 
 def what_it_would_take(
@@ -143,39 +155,35 @@ def what_it_would_take(
     own = (f"s[{pid},", f"y[{pid},", f"N[{pid},")
     explain_settings = replace(settings_of(prep), time_limit_s=prep.scenario.explain.time_limit_s)
     increases = []
-    for d in mine.itertuples():
-        key = (d.resource, d.year, d.scope)
-        room = float(slack.get(key, 0.0))
-        if room >= d.amount:
-            continue
-        say(f"smallest increase of {d.resource} {d.year} {d.scope} that brings {pid} in")
-        # Start from today's portfolio plus the project, with the shortfall as δ.
+    mine = mine.assign(room=[float(slack.get(k, 0.0)) for k in map(tuple, mine[KEYS].to_numpy())])
+    short = mine[mine["room"] < mine["amount"]]
+    s_cols = {
+        f"s[{pid},{t}]": float(t >= start)
+        for t in model.s.loc[model.s["project_id"] == pid, "year"]
+    }
+    for (res, scope), g in short.groupby(["resource", "scope"], sort=True):
+        years = sorted(int(t) for t in g["year"])
+        say(f"smallest increase of {res} {scope} that brings {pid} in")
+        rows = np.concatenate([rows_of[supply_index[(res, t, scope)]] for t in years])
+        # Start from today's portfolio plus the project (taking new land where it needs it),
+        # with δ its largest shortfall: feasible whenever this resource is all it lacks.
         start_x = {n: v for n, v in base_start.items() if not n.startswith(own)}
-        start_x.update(
-            {
-                f"s[{pid},{t}]": float(t >= start)
-                for t in model.s.loc[model.s["project_id"] == pid, "year"]
-            }
-        )
-        start_x["delta"] = float(d.amount) - room
-        program = _min_increase(forced, rows_of[supply_index[key]], v0)
+        start_x.update(s_cols)
+        start_x.update({"N" + n[1:]: v for n, v in s_cols.items() if "N" + n[1:] in base_start})
+        start_x["delta"] = float((g["amount"] - g["room"]).max())
+        program = _min_increase(forced, rows, v0)
         r = get_backend(name)(program, replace(explain_settings, start=start_x))
-        unit = prep.scenario.resources[d.resource].unit
         found = None if r.objective is None else round(-r.objective, 4) + 0.0
         increases.append({
-            "resource": d.resource, "year": int(d.year), "scope": d.scope, "unit": unit,
-            "needs": round(float(d.amount), 4), "room_left": round(room, 4),
+            "resource": res, "scope": scope, "years": years,
+            "unit": prep.scenario.resources[res].unit,
+            "needs": round(float(g["amount"].max()), 4), "room_left": round(float(g["room"].min()), 4),
             "smallest_increase": found,
             "lower_bound": None if r.bound is None else round(max(-r.bound, 0.0), 4),
             "status": r.status.value, "time_s": round(r.time_s, 3),
         })  # fmt: skip
     value = float(prep.pairs.set_index(["project_id", "year"])["value_wan_cny"][(pid, start)])
-    lines = [
-        f"{i['resource']} {i['year']} {i['scope']} +{i['smallest_increase']:,.2f} {i['unit']}"
-        if i["smallest_increase"] is not None
-        else f"{i['resource']} {i['year']} {i['scope']} (no increase of it alone will do)"
-        for i in increases
-    ]
+    lines = [_increase_words(i, explain_settings.time_limit_s) for i in increases]
     if loss is not None:
         head = (
             f"bringing {pid} in (start {start}) costs the portfolio {loss:,.0f} 万元; it "

@@ -148,7 +148,7 @@ def test_explain_gives_the_exact_price_of_a_rejected_project(case):
     (inc,) = found["supply_increases"]
     assert (inc["resource"], inc["needs"], inc["room_left"]) == ("energy", 101, 1)
     assert inc["smallest_increase"] == pytest.approx(50)
-    assert "energy 2027 city +50.00 tce" in found["text"]
+    assert "energy city +50.00 tce in 2027" in found["text"]
     approved = what_it_would_take(path, "B")
     assert approved["loss_without_wan_cny"] == pytest.approx(10)  # C alone 45, or A 80
     assert approved["would_enter"] == ["A"] and approved["would_leave"] == ["C"]
