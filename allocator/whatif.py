@@ -179,7 +179,7 @@ def what_it_would_take(
             "unit": prep.scenario.resources[res].unit,
             "needs": round(float(g["amount"].max()), 4), "room_left": round(float(g["room"].min()), 4),
             "smallest_increase": found,
-            "lower_bound": None if r.bound is None else round(max(-r.bound, 0.0), 4),
+            "lower_bound": None if r.bound is None else round(max(-r.bound, 0.0), 4) + 0.0,
             "status": r.status.value, "time_s": round(r.time_s, 3),
         })  # fmt: skip
     value = float(prep.pairs.set_index(["project_id", "year"])["value_wan_cny"][(pid, start)])
