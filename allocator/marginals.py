@@ -7,7 +7,9 @@
 - ``mip_marginal``: (V(S+Δ) − V(S)) / Δ, by re-solving the scenario with the supply raised by
   Δ = ``explain.marginal_step`` × supply (1 unit where the supply is 0), warm-started from the
   solution. Both solves stop at a gap, so the figure comes with the interval it is known to
-  lie in: [(V₁ − B₀)/Δ, (B₁ − V₀)/Δ] with V the values found and B the bounds.
+  lie in: [(V₁ − B₀)/Δ, (B₁ − V₀)/Δ] with V the values found and B the bounds. V₀ is the best
+  value found at S by any of the re-solves (one whose portfolio fits the original supply
+  improves on the base within its gap), so that V₁ − V₀ is what Δ itself is worth.
 
 All three are of the *supply* in 万元 per unit: with carry-over, year t's supply counts in
 every cumulative row t' ≥ t (formulation/resources.py), so its dual is the sum of theirs.
@@ -111,24 +113,36 @@ def mip_marginals(
     limit = prep.scenario.explain.time_limit_s
     start = dict(zip(model.lp.col_names, base.x.tolist(), strict=True))
     resolve = replace(settings, time_limit_s=limit, start=start)
-    v0 = base.objective
     b0 = base.bound if base.bound is not None else np.inf
-    records = []
     supply = prep.supply
+    solved = []
     for i, r in enumerate(supply.itertuples()):
         have = float(r.amount + r.freed)
         delta = step * have if have > 0 else 1.0
         say(f"marginal value of {r.resource} {r.year} {r.scope} ({i + 1}/{len(supply)})")
         raised = supply.copy()
         raised.loc[raised.index[i], "amount"] = r.amount + delta
-        result = get_backend(backend)(build_model(replace(prep, supply=raised)).lp, resolve)
+        solved.append(
+            (delta, get_backend(backend)(build_model(replace(prep, supply=raised)).lp, resolve))
+        )
+    # The base is optimal only to its gap: a re-solve may find a better portfolio that fits
+    # the original supply. The best of those is V(S) for every row, so that the difference
+    # measures only what the extra Δ is worth.
+    fits = [r.objective for _, r in solved
+            if r.x is not None and r.objective is not None and not model.lp.violations(r.x)]  # fmt: skip
+    v0 = max([base.objective, *fits])
+    records = []
+    for delta, result in solved:
         if result.objective is None:
             records.append((np.nan, np.nan, np.nan, delta, f"re-solve: {result.status.value}"))
             continue
-        v1 = max(result.objective, v0)  # the old solution stays feasible
+        v1 = max(result.objective, v0)  # a portfolio that fits S fits S + Δ
         b1 = result.bound if result.bound is not None else np.inf
-        lo, hi = max((v1 - b0) / delta, 0.0), (b1 - v0) / delta
-        records.append((round((v1 - v0) / delta, 9) + 0.0, lo, hi, delta, ""))
+        lo, hi = max((v1 - b0) / delta, 0.0), max((b1 - v0) / delta, 0.0)
+        stopped = (
+            "" if result.status.value == "optimal" else f"re-solve stopped: {result.status.value}"
+        )
+        records.append((round((v1 - v0) / delta, 9) + 0.0, lo, hi, delta, stopped))
     frame = pd.DataFrame(
         records,
         columns=[
