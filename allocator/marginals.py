@@ -17,7 +17,10 @@ every cumulative row t' ≥ t (formulation/resources.py), so its dual is the sum
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -26,6 +29,7 @@ import pandas as pd
 from allocator.backends.base import Settings, SolveResult, get_backend
 from allocator.backends.highs import lp_duals
 from allocator.formulation.build import Model, build_model
+from allocator.formulation.program import LinearProgram
 from allocator.prepare import Prepared
 
 COLUMNS = [
@@ -99,6 +103,10 @@ def marginal_values(
     )
 
 
+def _resolve(lp: LinearProgram, settings: Settings, backend: str) -> SolveResult:
+    return get_backend(backend)(lp, settings)
+
+
 def mip_marginals(
     prep: Prepared,
     model: Model,
@@ -115,16 +123,25 @@ def mip_marginals(
     resolve = replace(settings, time_limit_s=limit, start=start)
     b0 = base.bound if base.bound is not None else np.inf
     supply = prep.supply
-    solved = []
+    deltas, programs = [], []
     for i, r in enumerate(supply.itertuples()):
         have = float(r.amount + r.freed)
-        delta = step * have if have > 0 else 1.0
-        say(f"marginal value of {r.resource} {r.year} {r.scope} ({i + 1}/{len(supply)})")
+        deltas.append(step * have if have > 0 else 1.0)
         raised = supply.copy()
-        raised.loc[raised.index[i], "amount"] = r.amount + delta
-        solved.append(
-            (delta, get_backend(backend)(build_model(replace(prep, supply=raised)).lp, resolve))
-        )
+        raised.loc[raised.index[i], "amount"] = r.amount + deltas[-1]
+        programs.append(build_model(replace(prep, supply=raised)).lp)
+    # One single-threaded re-solve per core at a time: on two cores about twice the
+    # throughput of two-threaded solves one after another (docs/performance.md).
+    workers = max(1, min(os.cpu_count() or 1, settings.threads, len(programs)))
+    say(f"marginal values of {len(programs)} supply rows, {workers} at a time")
+    if workers == 1:
+        results = [get_backend(backend)(lp, resolve) for lp in programs]
+    else:
+        one = [replace(resolve, threads=1)] * len(programs)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            results = list(pool.map(_resolve, programs, one, [backend] * len(programs)))
+    solved = list(zip(deltas, results, strict=True))
     # The base is optimal only to its gap: a re-solve may find a better portfolio that fits
     # the original supply. The best of those is V(S) for every row, so that the difference
     # measures only what the extra Δ is worth.

@@ -188,8 +188,17 @@ def weight_ranges(path: Path, cap: float = 1.0, tol: float = 0.01, backend: str 
                 inside, outside = (mid, outside) if same(mid) else (inside, mid)
             return inside
 
-        upper = cap if same(cap) else edge(weight, cap)
-        lower = 0.0 if weight == 0 or same(0.0) else edge(weight, 0.0)
+        def side(limit: float, weight: float = weight) -> float:
+            """The edge toward ``limit``: a set on a knife edge (the next step away already
+            changes it) costs one solve, not a bisection."""
+            if weight == limit:
+                return limit
+            step = weight + float(np.sign(limit - weight)) * min(tol, abs(limit - weight))
+            if not same(step):
+                return weight
+            return limit if same(limit) else edge(step, limit)
+
+        upper, lower = side(cap), side(0.0)
         rows.append({"criterion": criterion, "weight": weight, "lower": round(lower, 6),
                      "upper": round(upper, 6), "lower_is_zero": lower == 0.0,
                      "upper_is_cap": upper == cap, "solves": solves, "unproven": unproven,

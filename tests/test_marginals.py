@@ -170,3 +170,19 @@ def test_explain_a_project_that_does_not_fit_at_all(case):
     result = CliRunner().invoke(app, ["explain", str(path), "A", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["supply_increases"][0]["smallest_increase"] == 51
+
+
+def test_mip_marginals_in_parallel_equal_the_serial_ones(case):
+    """With two solver threads the re-solves run one per core, single-threaded. Two years,
+    projects starting in 2027 only: 2027 is the tight year (one more tce lets A in, +10),
+    2028 has 100 tce to spare (0)."""
+    rows = [scored(p, tce, v, earliest_year=2027, latest_year=2027)
+            for p, tce, v in (("A", 101, 100), ("B", 50, 45), ("C", 50, 45))]  # fmt: skip
+    supplies = [("energy", 2027, "city", 100), ("energy", 2028, "city", 200)]
+    setup = {"resources": energy(), "horizon": {"start": 2027, "end": 2028}}
+    for threads in (1, 2):
+        out = table(
+            case, rows, supplies, {**setup, "solver": {"threads": threads, "gap_rel": 1e-9}}
+        )
+        assert out[("energy", 2027, "city")].mip_marginal_wan_cny_per_unit == 10
+        assert out[("energy", 2028, "city")].mip_marginal_wan_cny_per_unit == 0

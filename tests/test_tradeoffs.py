@@ -72,3 +72,19 @@ def test_weight_range_by_hand(case):
     assert r["criterion"] == "tech" and r["weight"] == 0.2
     assert 0.1 <= r["lower"] <= 0.11
     assert r["upper"] == 1.0 and r["upper_is_cap"]
+
+
+def test_weight_on_a_knife_edge(case):
+    """Y worth 119.5: X (100 (1 + b)) is in at b = 0.2 but out at 0.19; the range is [0.2, cap]
+    and the lower side costs one trial."""
+    rows = [project(project_id="X", annual_value_added_wan_cny=100, tech_score=90,
+                    energy_tce_per_year=50, build_years=0),
+            project(project_id="Y", annual_value_added_wan_cny=119.5, tech_score=10,
+                    energy_tce_per_year=50, build_years=0)]  # fmt: skip
+    setup = {"resources": ENERGY, "horizon": {"start": 2027, "end": 2027},
+             "objective": {"bonus_weights": {"tech": 0.2}, "evaluation_years": 1,
+                           "discount_rate": 0.0}}  # fmt: skip
+    path = case(rows, [("energy", 2027, "city", 50)], setup)
+    (r,) = weight_ranges(path, cap=1.0, tol=0.01).to_dict("records")
+    assert (r["lower"], r["upper"]) == (0.2, 1.0)
+    assert r["solves"] == 3  # 0.21 and 1.0 unchanged, 0.19 changed
