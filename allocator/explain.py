@@ -75,12 +75,15 @@ def explanations(run: Run, allocations: pd.DataFrame) -> list[dict[str, Any]]:
     best = net.loc[net.groupby("project_id")["net"].idxmax()].set_index("project_id")["year"]
     checks = run.prep.eligibility.checks
     fails = checks[checks["result"] == "fail"]
+    fails_of = {key: g for key, g in fails.groupby("project_id", sort=False)}
+    by_pair = {key: g for key, g in d.groupby(["project_id", "start"], sort=False)}
+    empty = d.iloc[:0]
     out = []
     for r in allocations.itertuples():
         pid = r.project_id
         record: dict[str, Any] = {"project_id": pid, "status": r.status, "reason": r.reason}
         if r.status == "ineligible":
-            rules = fails[fails["project_id"] == pid]
+            rules = fails_of.get(pid, fails.iloc[:0])
             record["rules"] = [
                 {"rule": f.rule, "figure": float(f.figure), "unit": f.unit,
                  "comparator": f.comparator, "threshold": float(f.threshold)}
@@ -94,7 +97,7 @@ def explanations(run: Run, allocations: pd.DataFrame) -> list[dict[str, Any]]:
             out.append(record)
             continue
         start = int(r.start_year) if r.status == "approved" else int(best[pid])
-        rows = d[(d["project_id"] == pid) & (d["start"] == start)]
+        rows = by_pair.get((pid, start), empty)
         value = float(values.get((pid, start), np.nan))
         opportunity = float(rows["cost"].sum())
         binding = rows[rows["price"] > 0]
