@@ -263,7 +263,7 @@ def row_hard(folder: Path, limit: float = 10.0, factor: float = 10.0) -> str:
             mine = ours["objective_wan_cny"]
             to_best = (best - mine) / best
             gaps.append(to_best)
-            rows.append([n, k, alpha, ours["status"], mine, best, f"{to_best:.4%}", bound,
+            rows.append([n, k, f"{alpha:g}", ours["status"], mine, best, f"{to_best:.4%}", bound,
                          f"{(bound - mine) / mine:.4%}"])  # fmt: skip
     rows.append(["mean", "", "", "", "", "", f"{sum(gaps) / len(gaps):.4%}", "", ""])
     head = ["projects", "resources", "α", "status at 10 s", "objective at 10 s", f"best in {factor * limit:g} s (HiGHS, CP-SAT)",
