@@ -56,35 +56,32 @@ def test_frontier_of_an_undeclared_resource_names_it(case, tmp_path):
     assert len(pd.read_csv(tmp_path / "f.csv", encoding="utf-8-sig")) == 3
 
 
-def test_weight_range_by_hand(case):
+def x_against_y(case, y_value: float):
     """One year, L = 1, no discounting: value = value added × (1 + b·z_tech). X (100, the
-    best tech score, z = 1) and Y (110, z = 0) want the same 50 tce. X stays in while
-    100 (1 + b) ≥ 110, i.e. b ≥ 0.1: the range of b = 0.2 is [0.1, cap]."""
+    best tech score, z = 1) and Y (``y_value``, z = 0) want the same 50 tce; b = 0.2."""
     rows = [project(project_id="X", annual_value_added_wan_cny=100, tech_score=90,
                     energy_tce_per_year=50, build_years=0),
-            project(project_id="Y", annual_value_added_wan_cny=110, tech_score=10,
+            project(project_id="Y", annual_value_added_wan_cny=y_value, tech_score=10,
                     energy_tce_per_year=50, build_years=0)]  # fmt: skip
     setup = {"resources": ENERGY, "horizon": {"start": 2027, "end": 2027},
              "objective": {"bonus_weights": {"tech": 0.2}, "evaluation_years": 1,
                            "discount_rate": 0.0}}  # fmt: skip
     path = case(rows, [("energy", 2027, "city", 50)], setup)
     (r,) = weight_ranges(path, cap=1.0, tol=0.01).to_dict("records")
+    return r
+
+
+def test_weight_range_by_hand(case):
+    """Y worth 110: X stays in while 100 (1 + b) ≥ 110, i.e. b ≥ 0.1: [0.1, cap]."""
+    r = x_against_y(case, 110)
     assert r["criterion"] == "tech" and r["weight"] == 0.2
     assert 0.1 <= r["lower"] <= 0.11
     assert r["upper"] == 1.0 and r["upper_is_cap"]
 
 
 def test_weight_on_a_knife_edge(case):
-    """Y worth 119.5: X (100 (1 + b)) is in at b = 0.2 but out at 0.19; the range is [0.2, cap]
-    and the lower side costs one trial."""
-    rows = [project(project_id="X", annual_value_added_wan_cny=100, tech_score=90,
-                    energy_tce_per_year=50, build_years=0),
-            project(project_id="Y", annual_value_added_wan_cny=119.5, tech_score=10,
-                    energy_tce_per_year=50, build_years=0)]  # fmt: skip
-    setup = {"resources": ENERGY, "horizon": {"start": 2027, "end": 2027},
-             "objective": {"bonus_weights": {"tech": 0.2}, "evaluation_years": 1,
-                           "discount_rate": 0.0}}  # fmt: skip
-    path = case(rows, [("energy", 2027, "city", 50)], setup)
-    (r,) = weight_ranges(path, cap=1.0, tol=0.01).to_dict("records")
+    """Y worth 119.5: X is in at b = 0.2 but out at 0.19; the range is [0.2, cap] and the
+    lower side costs one trial."""
+    r = x_against_y(case, 119.5)
     assert (r["lower"], r["upper"]) == (0.2, 1.0)
     assert r["solves"] == 3  # 0.21 and 1.0 unchanged, 0.19 changed
