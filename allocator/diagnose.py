@@ -55,16 +55,11 @@ def _elastic(lp: LinearProgram) -> tuple[LinearProgram, np.ndarray, np.ndarray]:
     worst = np.r_[lp.row_lo[lo_rows] - low[lo_rows], top[hi_rows] - lp.row_hi[hi_rows]]
     big_m = np.where(np.isfinite(worst), np.maximum(worst, 0.0), BIG_M)
     elastic = replace(
-        lp,
-        A=sp.hstack([lp.A, slack]).tocsr(),
+        lp.with_cols(slack, 0.0, 0.0, big_m, False,
+                     [f"elastic:{lp.row_names[i]}" for i in which], "elastic"),
         c=np.r_[np.zeros(n_cols), -1.0 / np.maximum(1.0, np.abs(bound))],
-        col_lo=np.r_[lp.col_lo, np.zeros(k)],
-        col_hi=np.r_[lp.col_hi, big_m],
-        integer=np.r_[lp.integer, np.zeros(k, bool)],
-        col_names=lp.col_names + [f"elastic:{lp.row_names[i]}" for i in which],
-        col_family=np.r_[lp.col_family, np.full(k, "elastic", dtype=object)],
         offset=0.0,
-    )
+    )  # fmt: skip
     return elastic, which, big_m
 
 
@@ -74,21 +69,13 @@ def _fewest(
     """Stage 1: a binary per slack column (slack ≤ M z), minimise the number switched on."""
     n_rows, n_cols = elastic.shape
     k = len(big_m)
-    first = n_cols - k
-    link = sp.hstack([sp.csr_matrix((k, first)), sp.identity(k), -sp.diags(big_m)]).tocsr()
+    slacks = elastic.col_names[n_cols - k :]
+    z = elastic.with_cols(sp.csr_matrix((n_rows, k)), -1.0, 0.0, 1.0, True,
+                          [f"relax:{n}" for n in slacks], "relax")  # fmt: skip
+    link = sp.hstack([sp.csr_matrix((k, n_cols - k)), sp.identity(k), -sp.diags(big_m)])
     program = replace(
-        elastic,
-        A=sp.vstack([sp.hstack([elastic.A, sp.csr_matrix((n_rows, k))]), link]).tocsr(),
+        z.with_rows(link, -np.inf, 0.0, [f"link:{n}" for n in slacks], "link"),
         c=np.r_[np.zeros(n_cols), -np.ones(k)],
-        row_lo=np.r_[elastic.row_lo, np.full(k, -np.inf)],
-        row_hi=np.r_[elastic.row_hi, np.zeros(k)],
-        col_lo=np.r_[elastic.col_lo, np.zeros(k)],
-        col_hi=np.r_[elastic.col_hi, np.ones(k)],
-        integer=np.r_[elastic.integer, np.ones(k, bool)],
-        col_names=elastic.col_names + [f"relax:{n}" for n in elastic.col_names[first:]],
-        col_family=np.r_[elastic.col_family, np.full(k, "relax", dtype=object)],
-        row_names=elastic.row_names + [f"link:{n}" for n in elastic.col_names[first:]],
-        row_family=np.r_[elastic.row_family, np.full(k, "link", dtype=object)],
     )
     return get_backend(backend)(program, settings)
 

@@ -32,6 +32,13 @@ def marginal_prices(run: Run) -> tuple[pd.Series, str]:
     return m[LP].fillna(0.0), "LP-relaxation duals (MIP marginal values not computed)"
 
 
+def rule_records(fails: pd.DataFrame) -> list[dict[str, Any]]:
+    """The failed eligibility checks of a project: rule, figure, unit, comparator, threshold."""
+    return [{"rule": f.rule, "figure": float(f.figure), "unit": f.unit,
+             "comparator": f.comparator, "threshold": float(f.threshold)}
+            for f in fails.itertuples()]  # fmt: skip
+
+
 def draws(run: Run, prices: pd.Series) -> pd.DataFrame:
     """For every (project, start year) pair: each supply row it draws on, the amount and
     its cost at ``prices``. Columns: project_id, start, resource, year, scope, amount, price,
@@ -84,11 +91,7 @@ def explanations(run: Run, allocations: pd.DataFrame) -> list[dict[str, Any]]:
         record: dict[str, Any] = {"project_id": pid, "status": r.status, "reason": r.reason}
         if r.status == "ineligible":
             rules = fails_of.get(pid, fails.iloc[:0])
-            record["rules"] = [
-                {"rule": f.rule, "figure": float(f.figure), "unit": f.unit,
-                 "comparator": f.comparator, "threshold": float(f.threshold)}
-                for f in rules.itertuples()
-            ]  # fmt: skip
+            record["rules"] = rule_records(rules)
             record["text"] = r.reason_detail or r.reason
             out.append(record)
             continue

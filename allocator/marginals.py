@@ -32,14 +32,12 @@ from allocator.formulation.build import Model, build_model
 from allocator.formulation.program import LinearProgram
 from allocator.prepare import Prepared
 
-COLUMNS = [
-    "dual_fixed_int_wan_cny_per_unit",
-    "dual_lp_wan_cny_per_unit",
+MIP_COLUMNS = [
     "mip_marginal_wan_cny_per_unit",
     "mip_marginal_lo",
     "mip_marginal_hi",
     "marginal_step",
-    "marginal_note",
+    "mip_note",
 ]
 KEYS = ["resource", "year", "scope"]
 TOL = 1e-7
@@ -94,13 +92,7 @@ def marginal_values(
     out = lp_marginals(prep, model, base.x, settings)
     if prep.scenario.explain.mip_marginals:
         return out.merge(mip_marginals(prep, model, base, settings, backend, say), on=KEYS)
-    return out.assign(
-        mip_marginal_wan_cny_per_unit=np.nan,
-        mip_marginal_lo=np.nan,
-        mip_marginal_hi=np.nan,
-        marginal_step=np.nan,
-        mip_note="",
-    )
+    return out.assign(**dict.fromkeys(MIP_COLUMNS[:-1], np.nan), mip_note="")
 
 
 def _resolve(lp: LinearProgram, settings: Settings, backend: str) -> SolveResult:
@@ -119,7 +111,7 @@ def mip_marginals(
     assert base.x is not None and base.objective is not None
     step = prep.scenario.explain.marginal_step
     limit = prep.scenario.explain.time_limit_s
-    start = dict(zip(model.lp.col_names, base.x.tolist(), strict=True))
+    start = model.lp.named(base.x)
     resolve = replace(settings, time_limit_s=limit, start=start)
     b0 = base.bound if base.bound is not None else np.inf
     supply = prep.supply
@@ -135,7 +127,7 @@ def mip_marginals(
     workers = max(1, min(os.cpu_count() or 1, settings.threads, len(programs)))
     say(f"marginal values of {len(programs)} supply rows, {workers} at a time")
     if workers == 1:
-        results = [get_backend(backend)(lp, resolve) for lp in programs]
+        results = [_resolve(lp, resolve, backend) for lp in programs]
     else:
         one = [replace(resolve, threads=1)] * len(programs)
         context = multiprocessing.get_context("spawn")
@@ -160,16 +152,7 @@ def mip_marginals(
             "" if result.status.value == "optimal" else f"re-solve stopped: {result.status.value}"
         )
         records.append((round((v1 - v0) / delta, 9) + 0.0, lo, hi, delta, stopped))
-    frame = pd.DataFrame(
-        records,
-        columns=[
-            "mip_marginal_wan_cny_per_unit",
-            "mip_marginal_lo",
-            "mip_marginal_hi",
-            "marginal_step",
-            "mip_note",
-        ],
-    )
+    frame = pd.DataFrame(records, columns=MIP_COLUMNS)
     return pd.concat([supply[KEYS].reset_index(drop=True), frame], axis=1)
 
 

@@ -72,7 +72,7 @@ def frontier(path: Path, resource: str, steps: int, low: float, high: float,
             used = check.resources.loc[check.resources["resource"] == resource, "used"].sum()
             record.update(value_wan_cny=round(check.objective, 4), used=round(float(used), 4),
                           approved=len(alloc.starts), evaluator_ok=check.ok)  # fmt: skip
-            start = dict(zip(model.lp.col_names, result.x.tolist(), strict=True))
+            start = model.lp.named(result.x)
         rows.append(record)
     return pd.DataFrame(rows)
 
@@ -89,15 +89,8 @@ def _with_cuts(
         (coef.ravel(), (np.repeat(np.arange(len(cuts)), len(last)), np.tile(last, len(cuts)))),
         shape=(len(cuts), n_cols),
     )
-    goal = sp.csr_matrix(lp.c[None, :])
-    return replace(
-        lp,
-        A=sp.vstack([lp.A, cut_rows, goal]).tocsr(),
-        row_lo=np.r_[lp.row_lo, rhs, floor - lp.offset],
-        row_hi=np.r_[lp.row_hi, np.full(len(cuts) + 1, np.inf)],
-        row_names=[*lp.row_names, *(f"differs_from[{k}]" for k in range(len(cuts))), "value_floor"],
-        row_family=np.append(lp.row_family, ["no_good"] * len(cuts) + ["goal"]),
-    )
+    names = [f"differs_from[{k}]" for k in range(len(cuts))]
+    return lp.with_rows(cut_rows, rhs, np.inf, names, "no_good").with_value_floor(floor)
 
 
 def alternatives(path: Path, count: int, within: float, backend: str | None = None,
@@ -157,7 +150,7 @@ def weight_ranges(path: Path, cap: float = 1.0, tol: float = 0.01, backend: str 
     if base.x is None:
         raise NoSolution(f"the scenario itself has no solution ({base.status.value})")
     chosen = set(decode(model, base.x).starts.index)
-    start = dict(zip(model.lp.col_names, base.x.tolist(), strict=True))
+    start = model.lp.named(base.x)
     unknown = sorted(set(only or []) - set(sc.objective.bonus_weights))
     if unknown:
         raise KeyError(f"criteria {unknown} have no bonus weight in {path.name}; "

@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from allocator.backends.base import SolveResult, get_backend
-from allocator.explain import draws, marginal_prices
+from allocator.explain import draws, marginal_prices, rule_records
 from allocator.formulation.program import LinearProgram
 from allocator.io import NoSolution
 from allocator.marginals import KEYS, supply_rows
@@ -48,22 +48,16 @@ def _min_increase(lp: LinearProgram, rows: np.ndarray, floor: float) -> LinearPr
     c·x ≥ floor, and max −δ as the objective."""
     n_rows, n_cols = lp.shape
     delta = sp.csr_matrix((-np.ones(len(rows)), (rows, np.zeros(len(rows), int))), (n_rows, 1))
-    goal = sp.csr_matrix(np.r_[lp.c, 0.0][None, :])
-    return replace(
-        lp,
-        A=sp.vstack([sp.hstack([lp.A, delta]), goal]).tocsr(),
-        c=np.r_[np.zeros(n_cols), -1.0],
-        row_lo=np.r_[lp.row_lo, floor - lp.offset - 1e-9 * max(1.0, abs(floor))],
-        row_hi=np.r_[lp.row_hi, np.inf],
-        col_lo=np.r_[lp.col_lo, 0.0],
-        col_hi=np.r_[lp.col_hi, np.inf],
-        integer=np.r_[lp.integer, False],
-        col_names=[*lp.col_names, "delta"],
-        row_names=[*lp.row_names, "value_at_least_optimum"],
-        col_family=np.append(lp.col_family, "delta"),
-        row_family=np.append(lp.row_family, "goal"),
-        offset=0.0,
-    )
+    floor = floor - 1e-9 * max(1.0, abs(floor))
+    program = lp.with_cols(delta, 0.0, 0.0, np.inf, False, ["delta"], "delta")
+    return replace(program.with_value_floor(floor), c=np.r_[np.zeros(n_cols), -1.0], offset=0.0)
+
+
+def _loss_interval(v0: float, b0: float, other: SolveResult) -> list[float]:
+    """What V* − V(other) is known to lie in, from both solves' values and bounds."""
+    assert other.objective is not None
+    found = other.objective
+    return [round(max(v0 - (other.bound or found), 0.0), 4), round(b0 - found, 4)]
 
 
 def _increase_words(i: dict[str, Any], limit: float) -> str:
@@ -92,7 +86,7 @@ def what_it_would_take(
         checks = prep.eligibility.checks
         fails = checks[(checks["project_id"] == pid) & (checks["result"] == "fail")]
         out.update(status="ineligible", reason=reason,
-                   rules=fails[["rule", "figure", "unit", "comparator", "threshold"]].to_dict("records"),
+                   rules=rule_records(fails),
                    text=f"{pid} is ineligible ({reason}): no supply or value brings it in; "
                         "the data must change to pass the rules listed")  # fmt: skip
         return out
@@ -118,8 +112,7 @@ def what_it_would_take(
         out.update(
             status="approved", without=_figures(without),
             loss_without_wan_cny=round(drop, 4),
-            loss_interval_wan_cny=[round(max(v0 - (without.bound or without.objective), 0.0), 4),
-                                   round(b0 - without.objective, 4)],
+            loss_interval_wan_cny=_loss_interval(v0, b0, without),
             would_enter=sorted(other - base_set), would_leave=sorted(base_set - other - {pid}),
             text=f"without {pid} the portfolio would be worth {drop:,.0f} 万元 less; "
                  f"{len(other - base_set)} other project(s) would take its place",
@@ -151,7 +144,7 @@ def what_it_would_take(
     slack = run.evaluation.resources.set_index(KEYS)["slack"]
     supply_index = {key: i for i, key in enumerate(map(tuple, model.buy[KEYS].to_numpy()))}
     rows_of = supply_rows(prep, model)
-    base_start = dict(zip(lp.col_names, base.x.tolist(), strict=True))
+    base_start = lp.named(base.x)
     own = (f"s[{pid},", f"y[{pid},", f"N[{pid},")
     explain_settings = replace(settings_of(prep), time_limit_s=prep.scenario.explain.time_limit_s)
     increases = []
@@ -192,16 +185,10 @@ def what_it_would_take(
     else:
         head = f"{pid} does not fit at all ({within.status.value} when locked in); it comes in"
     joiner = ", or" if loss is not None else ""
-    interval = None
-    if loss is not None and within.objective is not None:
-        interval = [
-            round(max(v0 - (within.bound or within.objective), 0.0), 4),
-            round(b0 - within.objective, 4),
-        ]
     out.update(
         status="rejected", start_year=start if fits else None, value_wan_cny=round(value, 4),
         with_project=_figures(within), loss_wan_cny=None if loss is None else round(loss, 4),
-        loss_interval_wan_cny=interval,
+        loss_interval_wan_cny=_loss_interval(v0, b0, within) if fits else None,
         smallest_value_increase_wan_cny=None if loss is None else round(loss, 4),
         marginal_kind=kind, supply_increases=increases,
         displaced=sorted(base_set - other) if fits else [],

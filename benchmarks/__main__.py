@@ -275,7 +275,7 @@ def row_warm(prep: Prepared, repeats: int) -> str:
     base = build_model(prep)
     first = get_backend("highs")(base.lp, Settings(time_limit_s=600, gap_rel=GAP))
     assert first.x is not None, first.message
-    start = dict(zip(base.lp.col_names, first.x, strict=True))
+    start = base.lp.named(first.x)
     rows = []
     changes = ("energy supply 2028 −5%", "one approved project's value +10%")
     for name in changes:

@@ -43,6 +43,44 @@ class LinearProgram:
     def with_bounds(self, col_lo: np.ndarray, col_hi: np.ndarray) -> LinearProgram:
         return replace(self, col_lo=col_lo, col_hi=col_hi)
 
+    def named(self, x: np.ndarray) -> dict[str, float]:
+        """A solution by column name (what ``Settings.start`` takes)."""
+        return dict(zip(self.col_names, x.tolist(), strict=True))
+
+    def with_cols(self, A: sp.spmatrix, c: np.ndarray | float, lo: np.ndarray | float,
+                  hi: np.ndarray | float, integer: bool, names: Sequence[str],
+                  family: str) -> LinearProgram:  # fmt: skip
+        """This program with columns appended (``A``: their coefficients in every row)."""
+        k = len(names)
+        return replace(
+            self,
+            A=sp.hstack([self.A, A]).tocsr(),
+            c=np.r_[self.c, np.broadcast_to(c, (k,))],
+            col_lo=np.r_[self.col_lo, np.broadcast_to(lo, (k,))],
+            col_hi=np.r_[self.col_hi, np.broadcast_to(hi, (k,))],
+            integer=np.r_[self.integer, np.full(k, integer)],
+            col_names=[*self.col_names, *names],
+            col_family=np.r_[self.col_family, np.full(k, family, dtype=object)],
+        )
+
+    def with_rows(self, A: sp.spmatrix, lo: np.ndarray | float, hi: np.ndarray | float,
+                  names: Sequence[str], family: str) -> LinearProgram:  # fmt: skip
+        """This program with rows appended (``A``: their coefficients on every column)."""
+        k = len(names)
+        return replace(
+            self,
+            A=sp.vstack([self.A, A]).tocsr(),
+            row_lo=np.r_[self.row_lo, np.broadcast_to(lo, (k,))],
+            row_hi=np.r_[self.row_hi, np.broadcast_to(hi, (k,))],
+            row_names=[*self.row_names, *names],
+            row_family=np.r_[self.row_family, np.full(k, family, dtype=object)],
+        )
+
+    def with_value_floor(self, floor: float) -> LinearProgram:
+        """This program with the row "objective ≥ floor" (named ``value_floor``)."""
+        goal = sp.csr_matrix(self.c[None, :])
+        return self.with_rows(goal, floor - self.offset, np.inf, ["value_floor"], "goal")
+
     def violations(self, x: np.ndarray, tol: float = 1e-6) -> list[str]:
         """Names of rows and columns that ``x`` breaks (a check on the program itself)."""
         ax = self.A @ x
