@@ -362,5 +362,47 @@ def schema(out: Annotated[Path | None, typer.Option(help="File to write.")] = No
         out.write_text(text, encoding="utf-8")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+) -> None:
+    """Run the HTTP scenario service (settings from ALLOCATOR_* environment variables)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(), host=host, port=port, proxy_headers=False)
+
+
+keys = typer.Typer(help="API keys of the scenario service.", no_args_is_help=True)
+app.add_typer(keys, name="keys")
+
+
+@keys.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what uses the key.")],
+    role: Annotated[str, typer.Option(help="viewer, planner or admin.")] = "planner",
+) -> None:
+    """Create a key in the service's database; the key and its signing secret print once."""
+    from sqlalchemy.orm import Session
+
+    from api.settings import ApiSettings
+    from api.store import ROLES, connect, create_key, migrate
+
+    if role not in ROLES:
+        err.print(f"--role was {role!r} but is expected to be one of {', '.join(ROLES)}")
+        raise typer.Exit(EXIT_INVALID)
+    settings = ApiSettings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = connect(settings.url)
+    migrate(engine)
+    with Session(engine) as session, session.begin():
+        row, key = create_key(session, name, role)
+        out_console.print(f"id {row.id}, role {row.role}")
+        out_console.print(f"key (shown once): {key}", markup=False, highlight=False)
+        out_console.print(f"signing secret: {row.secret}", markup=False, highlight=False)
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,533 @@
+"""The scenario service through its HTTP interface, on a real SQLite file.
+
+The bundle served is the tiny land city of ``tests/landkit.py`` (EPSG:4548, near 117°E):
+one idle 20-mu site in park PK-A and two projects that compete for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.server
+import io
+import json
+import os
+import sqlite3
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import geopandas as gpd
+import hypothesis
+import pandas as pd
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import ApiSettings
+from api.store import create_key
+from tests.conftest import RESOURCES, project
+from tests.landkit import AS_OF, cell, parcel, write_city
+
+IDLE = {"status": "not_started", "transfer_date": "2020-01-01", "agreed_start_date": "2022-01-01",
+        "developed_area_share": 0.0}  # fmt: skip
+DONE = ("done", "failed", "cancelled")
+
+
+def proj(pid: str, land: float, value_added: float) -> dict[str, Any]:
+    return project(project_id=pid, land_mu=land, investment_wan_cny=400 * land, park="PK-A",
+                   annual_output_wan_cny=500 * land, annual_tax_wan_cny=25 * land,
+                   annual_value_added_wan_cny=value_added, energy_tce_per_year=10)  # fmt: skip
+
+
+def bundle(root: Path) -> None:
+    """data/tiny (the land city, two projects) and scenarios tiny.yaml, tiny_infeasible.yaml."""
+    data = root / "data" / "tiny"
+    write_city(data, [parcel(f"I{i}", cell(i), **IDLE) for i in range(2)])
+    pd.DataFrame([proj("P-1", 15, 1500), proj("P-2", 12, 1000)]).to_csv(
+        data / "projects.csv", index=False
+    )
+    pd.DataFrame(
+        [("land_quota", 2027, "xuecheng", 0), ("energy", 2027, "city", 1e6)],
+        columns=["resource", "year", "scope", "amount"],
+    ).to_csv(data / "supplies.csv", index=False)
+    doc: dict[str, Any] = {
+        "name": "tiny",
+        "as_of": AS_OF,
+        "data": {
+            "projects": "../data/tiny/projects.csv", "supplies": "../data/tiny/supplies.csv",
+            "firms": "../data/tiny/firms.csv", "parks": "../data/tiny/city.gpkg#parks",
+            "parcels": "../data/tiny/city.gpkg#parcels",
+            "districts": "../data/tiny/city.gpkg#districts",
+            "exclusions": ["../data/tiny/city.gpkg#exclusions"],
+        },
+        "horizon": {"start": 2027, "end": 2027},
+        "resources": RESOURCES,
+        "objective": {"bonus_weights": {}},
+        "solver": {"time_limit_s": 30, "gap_rel": 1e-9, "threads": 1},
+    }  # fmt: skip
+    scenarios = root / "scenarios"
+    scenarios.mkdir()
+    (scenarios / "tiny.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    locked = {**doc, "name": "tiny_infeasible", "locked_in": {"P-1": 2027, "P-2": 2027}}
+    (scenarios / "tiny_infeasible.yaml").write_text(yaml.safe_dump(locked), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def bundled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("bundle")
+    bundle(root)
+    return root
+
+
+def settings_for(tmp: Path, bundled: Path, **changes: Any) -> ApiSettings:
+    values: dict[str, Any] = {
+        "data_dir": tmp / "var",
+        "bundled_data_dir": bundled / "data",
+        "bundled_scenarios_dir": bundled / "scenarios",
+        "poll_interval_s": 0.1,
+        "stale_after_s": 1.0,
+        "callback_backoff_s": 0.2,
+        "run_worker": False,
+        **changes,
+    }
+    return ApiSettings(**values)
+
+
+class Service:
+    """An app on a SQLite file with one key per role."""
+
+    def __init__(self, settings: ApiSettings):
+        self.settings = settings
+        self.app = create_app(settings)
+        self.keys: dict[str, str] = {}
+        self.ids: dict[str, str] = {}
+        with self.app.state.sessions.begin() as session:
+            for role in ("viewer", "planner", "admin"):
+                row, key = create_key(session, f"test {role}", role)
+                self.keys[role], self.ids[role] = key, row.id
+        self.client = TestClient(self.app)
+
+    def h(self, role: str = "planner") -> dict[str, str]:
+        return {"X-API-Key": self.keys[role]}
+
+    def submit(self, body: dict[str, Any], **kw: Any) -> Any:
+        return self.client.post("/v1/scenarios", json=body, headers=self.h(), **kw)
+
+    def wait(self, sid: str, states: tuple[str, ...] = DONE, timeout: float = 120) -> Any:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            body = self.client.get(f"/v1/scenarios/{sid}", headers=self.h("viewer")).json()
+            if body["status"] in states:
+                return body
+            time.sleep(0.1)
+        raise AssertionError(f"{sid} still {body['status']} after {timeout} s: {body}")
+
+
+@pytest.fixture
+def service(tmp_path: Path, bundled: Path) -> Iterator[Service]:
+    svc = Service(settings_for(tmp_path, bundled, run_worker=True))
+    with svc.client:  # runs the lifespan: the worker thread
+        yield svc
+
+
+@pytest.fixture
+def idle(tmp_path: Path, bundled: Path) -> Service:
+    """No worker: submissions stay queued."""
+    return Service(settings_for(tmp_path, bundled))
+
+
+def test_submit_poll_read_compare_and_serve_identical_inputs_from_the_store(service):
+    r = service.submit({"base": "tiny"})
+    assert r.status_code == 202, r.text
+    sid = r.json()["id"]
+    assert r.headers["Location"] == f"/v1/scenarios/{sid}"
+    job = service.wait(sid)
+    assert job["status"] == "done", job
+    assert job["result_status"] == "optimal" and job["summary"]["projects"]["approved"] == 1
+
+    v = service.h("viewer")
+    rows = service.client.get(f"/v1/scenarios/{sid}/allocations", headers=v).json()
+    assert rows["total"] == 2 and rows["next_offset"] is None
+    by_id = {row["project_id"]: row for row in rows["items"]}
+    # one 20-mu site, no new quota: the more valuable P-1 (1,500 万元 a year) takes it
+    assert by_id["P-1"]["status"] == "approved" and by_id["P-1"]["site_id"] == "S-00001"
+    assert by_id["P-2"]["status"] == "rejected"
+    page = service.client.get(f"/v1/scenarios/{sid}/allocations?status=rejected&limit=1",
+                              headers=v).json()  # fmt: skip
+    assert [row["project_id"] for row in page["items"]] == ["P-2"] and page["total"] == 1
+    first = service.client.get(f"/v1/scenarios/{sid}/allocations?limit=1", headers=v).json()
+    assert first["next_offset"] == 1 and len(first["items"]) == 1
+    one = service.client.get(f"/v1/scenarios/{sid}/projects/P-2", headers=v).json()
+    assert one["status"] == "rejected" and one["explanation"]
+    assert one["explanation_detail"]["project_id"] == "P-2"
+    assert service.client.get(f"/v1/scenarios/{sid}/projects/P-9", headers=v).status_code == 404
+    res = service.client.get(f"/v1/scenarios/{sid}/resources", headers=v).json()
+    assert {(x["resource"], x["year"]) for x in res} >= {("energy", 2027)}
+
+    geo = service.client.get(f"/v1/scenarios/{sid}/reuse-list", headers=v)
+    assert geo.status_code == 200 and geo.headers["content-type"] == "application/geo+json"
+    features = geo.json()["features"]
+    x, y = features[0]["geometry"]["coordinates"][0][0]
+    assert 116.9 < x < 117.0 and 34.7 < y < 34.8, (x, y)  # longitude first (RFC 7946)
+    assert {f["properties"]["parcel_id"] for f in features} == {"I0", "I1"}
+    projected = service.client.get(f"/v1/scenarios/{sid}/reuse-list?layer=sites&crs=EPSG:4548",
+                                   headers=v).json()  # fmt: skip
+    x, _ = projected["features"][0]["geometry"]["coordinates"][0][0]
+    assert abs(x - 495_000) < 1
+    bad = service.client.get(f"/v1/scenarios/{sid}/reuse-list?crs=EPSG:0", headers=v)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "crs"
+
+    again = service.submit({"base": "tiny"})
+    assert again.json()["deduplicated"] is True and again.json()["status"] == "done"
+    twin = service.wait(again.json()["id"])
+    assert twin["input_hash"] == job["input_hash"] and twin["attempts"] == 0
+
+    out = service.submit({"base": "tiny", "overrides": {"name": "tiny_no_p1",
+                                                        "locked_out": ["P-1"]}})  # fmt: skip
+    other = service.wait(out.json()["id"])
+    assert other["status"] == "done"
+    diff = service.client.post("/v1/compare", json={"a": sid, "b": other["id"]},
+                               headers=service.h()).json()  # fmt: skip
+    changes = {p["project_id"]: p["change"] for p in diff["projects"]}
+    assert changes == {"P-1": "out", "P-2": "in"}
+    assert diff["a"]["scenario_id"] == sid and "folder" not in diff["a"]
+    assert diff["value"]["delta_wan_cny"] < 0
+
+
+def test_infeasible_scenario_ends_done_with_the_relaxation_report(service):
+    sid = service.submit({"base": "tiny_infeasible"}).json()["id"]
+    job = service.wait(sid)
+    assert job["status"] == "done" and job["result_status"] == "infeasible"
+    text = job["summary"]["diagnosis"]["text"]
+    assert "land_quota 2027 xuecheng: short by" in text  # both locked in, one site
+    assert job["summary"]["diagnosis"]["relaxed_rows"]
+    r = service.client.get(f"/v1/scenarios/{sid}/allocations", headers=service.h("viewer"))
+    assert r.status_code == 409 and "allocations.csv" in r.json()["detail"]
+
+
+ENDPOINTS = [  # method, path, minimum role
+    ("GET", "/v1/scenarios", "viewer"),
+    ("GET", "/v1/scenarios/{sid}", "viewer"),
+    ("GET", "/v1/scenarios/{sid}/summary", "viewer"),
+    ("GET", "/v1/scenarios/{sid}/allocations", "viewer"),
+    ("GET", "/v1/scenarios/{sid}/resources", "viewer"),
+    ("GET", "/v1/scenarios/{sid}/reuse-list", "viewer"),
+    ("GET", "/v1/scenarios/{sid}/projects/P-1", "viewer"),
+    ("GET", "/v1/datasets", "viewer"),
+    ("GET", "/v1/datasets/tiny.projects", "viewer"),
+    ("POST", "/v1/scenarios", "planner"),
+    ("POST", "/v1/compare", "planner"),
+    ("POST", "/v1/datasets", "planner"),
+    ("DELETE", "/v1/scenarios/{sid}", "planner"),
+    ("GET", "/v1/keys", "admin"),
+    ("POST", "/v1/keys", "admin"),
+    ("DELETE", "/v1/keys/{kid}", "admin"),
+]
+ROLES = ("viewer", "planner", "admin")
+
+
+def test_each_role_against_each_endpoint(idle):
+    sid = idle.submit({"base": "tiny"}).json()["id"]
+    for method, template, needed in ENDPOINTS:
+        path = template.format(sid=sid, kid="key_000000000000")
+        assert idle.client.request(method, path).status_code == 401, path
+        wrong = idle.client.request(method, path, headers={"X-API-Key": "alk_nope"})
+        assert wrong.status_code == 401, path
+        for role in ROLES:
+            r = idle.client.request(method, path, headers=idle.h(role))
+            if ROLES.index(role) < ROLES.index(needed):
+                assert r.status_code == 403, (method, path, role, r.text)
+                assert needed in r.json()["detail"]
+            else:  # allowed: whatever the answer, it is not about the key
+                assert r.status_code not in (401, 403), (method, path, role, r.text)
+    bearer = {"Authorization": f"Bearer {idle.keys['viewer']}"}
+    assert idle.client.get("/v1/scenarios", headers=bearer).status_code == 200
+    assert idle.client.get("/healthz").json() == {"status": "ok"}
+    assert idle.client.get("/readyz").json()["checks"] == {"database": "ok", "solver": "ok"}
+
+
+def test_keys_are_stored_hashed_and_revocation_takes_effect(idle):
+    made = idle.client.post("/v1/keys", json={"name": "wf", "role": "viewer"},
+                            headers=idle.h("admin")).json()  # fmt: skip
+    key = made["key"]
+    db = sqlite3.connect(idle.settings.data_dir / "allocator.db")
+    stored = db.execute("SELECT key_sha256 FROM api_keys WHERE id = ?", (made["id"],)).fetchone()
+    assert stored[0] == hashlib.sha256(key.encode()).hexdigest()
+    assert key not in str(db.execute("SELECT * FROM api_keys").fetchall())
+    assert idle.client.get("/v1/datasets", headers={"X-API-Key": key}).status_code == 200
+    idle.client.delete(f"/v1/keys/{made['id']}", headers=idle.h("admin"))
+    assert idle.client.get("/v1/datasets", headers={"X-API-Key": key}).status_code == 401
+    bad_role = idle.client.post("/v1/keys", json={"name": "x", "role": "root"}, headers=idle.h("admin"))  # fmt: skip
+    assert bad_role.status_code == 422 and bad_role.json()["detail"][0]["loc"][-1] == "role"
+
+
+def test_idempotent_retry_returns_the_first_submission(idle):
+    headers = {**idle.h(), "Idempotency-Key": "wf-123"}
+    first = idle.client.post("/v1/scenarios", json={"base": "tiny"}, headers=headers)
+    retry = idle.client.post("/v1/scenarios", json={"base": "tiny"}, headers=headers)
+    assert first.status_code == retry.status_code == 202
+    assert retry.json()["id"] == first.json()["id"] and retry.json()["replayed"] is True
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    listed = idle.client.get("/v1/scenarios", headers=idle.h("viewer")).json()
+    assert listed["total"] == 1
+    changed = idle.client.post("/v1/scenarios", json={"base": "tiny", "overrides": {"name": "x"}},
+                               headers=headers)  # fmt: skip
+    assert changed.status_code == 422
+    assert changed.json()["detail"][0]["field"] == "Idempotency-Key"
+
+
+def test_cancel_a_queued_scenario(idle):
+    sid = idle.submit({"base": "tiny"}).json()["id"]
+    r = idle.client.delete(f"/v1/scenarios/{sid}", headers=idle.h())
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    again = idle.client.delete(f"/v1/scenarios/{sid}", headers=idle.h())
+    assert again.status_code == 409 and "cancelled" in again.json()["detail"]
+    assert idle.client.delete("/v1/scenarios/sc_nope", headers=idle.h()).status_code == 404
+
+
+def test_cancel_a_running_solve(service):
+    sid = service.submit({"base": "tiny"}).json()["id"]
+    service.wait(sid, ("running", *DONE))  # the solve process takes seconds to start
+    r = service.client.delete(f"/v1/scenarios/{sid}", headers=service.h())
+    assert r.status_code == 200
+    job = service.wait(sid)
+    assert job["status"] == "cancelled", job
+    time.sleep(0.5)  # the worker has let go of it
+    assert service.client.get(f"/v1/scenarios/{sid}", headers=service.h()).json()["status"] == "cancelled"  # fmt: skip
+
+
+def test_restart_recovery(tmp_path, bundled):
+    first = Service(settings_for(tmp_path, bundled))
+    queued = first.submit({"base": "tiny"}).json()["id"]
+    interrupted = first.submit({"base": "tiny", "overrides": {"name": "b"}}).json()["id"]
+    exhausted = first.submit({"base": "tiny", "overrides": {"name": "c"}}).json()["id"]
+    first.app.state.engine.dispose()
+    db = sqlite3.connect(tmp_path / "var" / "allocator.db")
+    # as a server killed mid-solve leaves them: running, heartbeat minutes old
+    db.execute("UPDATE scenarios SET status='running', attempts=1, worker='dead', "
+               "heartbeat_at='2026-01-01 00:00:00' WHERE id IN (?, ?)", (interrupted, exhausted))  # fmt: skip
+    db.execute("UPDATE scenarios SET attempts=2 WHERE id = ?", (exhausted,))
+    db.commit()
+    db.close()
+
+    second = Service(settings_for(tmp_path, bundled, run_worker=True))
+    with second.client:
+        assert second.wait(queued)["status"] == "done"
+        job = second.wait(interrupted)
+        assert job["status"] == "done" and job["attempts"] == 2
+        failed = second.wait(exhausted)
+        assert failed["status"] == "failed" and "interrupted" in failed["message"]
+        assert "max_attempts = 2" in failed["message"]
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    got: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+    fail_first = 0
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if Receiver.fail_first > 0:
+            Receiver.fail_first -= 1
+            self.send_response(503)
+        else:
+            Receiver.got.append((dict(self.headers), body))
+            self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_webhook_is_signed_and_retried(tmp_path, bundled):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Receiver.got, Receiver.fail_first = [], 1
+    svc = Service(settings_for(tmp_path, bundled, run_worker=True, callback_hosts=["127.0.0.1"]))
+    made = svc.client.post("/v1/keys", json={"name": "wf", "role": "planner"},
+                           headers=svc.h("admin")).json()  # fmt: skip
+    url = f"http://127.0.0.1:{server.server_port}/hook"
+    with svc.client:
+        refused = svc.client.post("/v1/scenarios", headers={"X-API-Key": made["key"]},
+                                  json={"base": "tiny", "callback_url": "http://evil.example/x"})  # fmt: skip
+        assert refused.status_code == 422
+        assert refused.json()["detail"][0]["field"] == "callback_url"
+        assert "callback_hosts" in refused.json()["detail"][0]["rule"]
+        sid = svc.client.post("/v1/scenarios", headers={"X-API-Key": made["key"]},
+                              json={"base": "tiny", "callback_url": url}).json()["id"]  # fmt: skip
+        svc.wait(sid)
+        end = time.monotonic() + 30
+        while not Receiver.got and time.monotonic() < end:
+            time.sleep(0.1)
+        state = svc.client.get(f"/v1/scenarios/{sid}", headers=svc.h()).json()["callback"]
+    server.shutdown()
+    assert len(Receiver.got) == 1, state
+    headers, body = Receiver.got[0]
+    stamp = headers["X-Allocator-Timestamp"]
+    expected = hmac.new(made["signing_secret"].encode(), stamp.encode() + b"." + body,
+                        hashlib.sha256).hexdigest()  # fmt: skip
+    assert headers["X-Allocator-Signature"] == f"sha256={expected}"
+    payload = json.loads(body)
+    assert payload["scenario_id"] == sid and payload["summary"]["status"] == "optimal"
+    assert payload["timestamp"].endswith("Z")
+    assert state["state"] == "delivered" and state["attempts"] == 2  # one 503, then delivered
+    wrong = hmac.new(b"another key's secret", stamp.encode() + b"." + body, hashlib.sha256)
+    assert headers["X-Allocator-Signature"] != f"sha256={wrong.hexdigest()}"
+
+
+@pytest.mark.parametrize(
+    "ref",
+    ["../data/tiny/projects.csv", "/etc/passwd", "file:///etc/passwd",
+     "https://example.org/projects.csv", "postgresql://u@h/db", "tiny.projects/../../x",
+     "tiny.link", "tiny.link_out"],
+)  # fmt: skip
+def test_a_scenario_cannot_name_a_path_url_or_link(idle, bundled, ref):
+    link = bundled / "data" / "tiny" / "link_out.csv"
+    if not link.exists():
+        link.symlink_to("/etc/hostname")
+    r = idle.submit({"base": "tiny", "overrides": {"data": {"projects": ref}}})
+    assert r.status_code == 422, r.text
+    problem = r.json()["detail"][0]
+    assert problem["field"] == "data.projects" and problem["value"] == ref
+    listed = idle.client.get("/v1/datasets", headers=idle.h()).json()
+    assert "tiny.link_out" not in {d["id"] for d in listed}
+
+
+def test_bad_submissions_name_what_is_wrong(idle):
+    unknown = idle.submit({"base": "nope"})
+    assert unknown.status_code == 404 and "nope" in unknown.json()["detail"]
+    extends = idle.submit({"scenario": {"extends": "../scenarios/tiny.yaml"}})
+    assert extends.status_code == 422 and extends.json()["detail"][0]["field"] == "extends"
+    typo = idle.submit({"base": "tiny", "overrides": {"solver": {"gap_rel": -1}}})
+    assert typo.status_code == 422
+    assert typo.json()["detail"][0]["field"] == "solver.gap_rel"
+    assert typo.json()["detail"][0]["value"] == "-1"
+    unknown_field = idle.submit({"scenario": {"nmae": "x"}})
+    assert unknown_field.status_code == 422
+    assert unknown_field.json()["detail"][0]["loc"] == ["body", "scenario", "nmae"]
+    slow = idle.submit({"base": "tiny", "overrides": {"solver": {"time_limit_s": 10_000}}})
+    assert slow.status_code == 422 and "max_time_limit_s" in slow.json()["detail"][0]["rule"]
+    both = idle.submit({"base": "tiny", "scenario": {}})
+    assert both.status_code == 422 and both.json()["detail"][0]["field"] == "scenario"
+    # the same message as the command line, naming the dataset, row and field
+    bad_row = idle.submit({"base": "tiny",
+                           "tables": {"projects": [{**proj("P-1", 15, 1500), "land_mu": -15}]}})  # fmt: skip
+    detail = bad_row.json()["detail"]
+    assert bad_row.status_code == 422 and detail[0]["loc"] == ["tables.projects", 2, "land_mu"]
+    assert detail[0]["value"] == "-15" and "must be" in detail[0]["rule"]
+    bad_ref = idle.submit({"base": "tiny", "overrides": {"locked_out": ["P-404"]}})
+    assert bad_ref.status_code == 422 and "P-404" in json.dumps(bad_ref.json())
+    assert idle.client.get("/v1/scenarios", headers=idle.h()).json()["total"] == 0
+
+
+def test_limits_on_body_size_and_projects(tmp_path, bundled):
+    svc = Service(settings_for(tmp_path, bundled, max_body_bytes=2000, max_projects=1))
+    big = svc.submit({"base": "tiny", "overrides": {"description": "x" * 3000}})
+    assert big.status_code == 413 and "max_body_bytes = 2,000" in big.json()["detail"]
+    many = svc.submit({"base": "tiny"})
+    assert many.status_code == 422 and "max_projects = 1" in many.json()["detail"][0]["rule"]
+
+
+def test_inline_tables_and_uploads_are_stored_by_content(service, bundled):
+    rows = [proj("P-1", 15, 1500), proj("P-2", 12, 3000)]
+    inline = service.submit({"base": "tiny", "tables": {"projects": rows}})
+    assert inline.status_code == 202, inline.text
+    job = service.wait(inline.json()["id"])
+    approved = service.client.get(f"/v1/scenarios/{job['id']}/allocations?status=approved",
+                                  headers=service.h()).json()  # fmt: skip
+    assert [r["project_id"] for r in approved["items"]] == ["P-2"]  # now worth more
+
+    csv = pd.DataFrame(rows[::-1]).to_csv(index=False).encode()  # not the inline table's bytes
+    files = {"file": ("my projects.csv", csv, "text/csv")}
+    up = service.client.post("/v1/datasets", files=files, data={"kind": "projects"},
+                             headers=service.h())  # fmt: skip
+    assert up.status_code == 201 and up.json()["rows"] == 2
+    same = service.client.post("/v1/datasets", files=files, data={"kind": "projects"},
+                               headers=service.h())  # fmt: skip
+    assert same.status_code == 200 and same.json()["id"] == up.json()["id"]
+    bad = pd.DataFrame([{**rows[0], "land_mu": "lots"}]).to_csv(index=False).encode()
+    r = service.client.post("/v1/datasets", files={"file": ("p.csv", bad)},
+                            data={"kind": "projects"}, headers=service.h())  # fmt: skip
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["message"].startswith("p.csv row 2 (P-1): field `land_mu` = 'lots'")  # fmt: skip
+
+    parcels = gpd.read_file(bundled / "data" / "tiny" / "city.gpkg", layer="parcels")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        shp = service.settings.data_dir / "shp"
+        shp.mkdir()
+        parcels.to_file(shp / "parcels.shp")
+        for f in shp.iterdir():
+            zf.write(f, f.name)
+    shape = service.client.post("/v1/datasets", files={"file": ("parcels.zip", buf.getvalue())},
+                                data={"kind": "parcels"}, headers=service.h())  # fmt: skip
+    assert shape.status_code == 201, shape.text
+    assert shape.json()["rows"] == 2 and shape.json()["file"] == "parcels.shp"
+    listed = {d["id"] for d in service.client.get("/v1/datasets", headers=service.h()).json()}
+    assert {up.json()["id"], shape.json()["id"], "tiny.projects", "tiny.city"} <= listed
+    used = service.submit({"base": "tiny", "overrides": {
+        "name": "uploaded", "data": {"projects": up.json()["id"], "parcels": shape.json()["id"]}}})  # fmt: skip
+    assert service.wait(used.json()["id"])["result_status"] == "optimal"
+
+
+def _zip(members: dict[str, bytes], links: tuple[str, ...] = ()) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+        for name in links:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = 0o120777 << 16  # a symbolic link
+            zf.writestr(info, "/etc/passwd")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("members", "links", "rule"),
+    [({"../evil.shp": b"x"}, (), "leaves the archive"),
+     ({"/abs/evil.shp": b"x"}, (), "leaves the archive"),
+     ({"a.shp": b"x"}, ("b.dbf",), "symbolic link"),
+     ({"a.txt": b"x"}, (), "exactly one .shp")],
+)  # fmt: skip
+def test_zip_uploads_cannot_escape(idle, members, links, rule):
+    r = idle.client.post("/v1/datasets", files={"file": ("x.zip", _zip(members, links))},
+                         data={"kind": "parcels"}, headers=idle.h())  # fmt: skip
+    assert r.status_code == 422 and rule in r.json()["detail"][0]["rule"], r.text
+    assert not any((idle.settings.data_dir / "datasets").glob("ds_*"))
+    assert not (idle.settings.data_dir.parent / "evil.shp").exists()
+
+
+def test_migrations_make_the_schema_of_the_models(idle):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from api.store import Base
+
+    with idle.app.state.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+
+
+def test_openapi_fuzz_never_gives_a_server_error(idle: Service) -> None:
+    """Requests drawn from the OpenAPI document for every operation, with an admin key (so
+    that they pass authentication and reach validation): never a 5xx."""
+    import schemathesis
+
+    schema = schemathesis.openapi.from_asgi("/openapi.json", idle.app)
+    examples = int(os.environ.get("ALLOCATOR_FUZZ_EXAMPLES", "25"))
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 18
+    for operation in operations:
+
+        @hypothesis.given(case=operation.as_strategy())
+        @hypothesis.settings(max_examples=examples, deadline=None, database=None,
+                             suppress_health_check=list(hypothesis.HealthCheck))  # fmt: skip
+        def fuzz(case: Any) -> None:
+            response = case.call(headers=idle.h("admin"))
+            assert response.status_code < 500, (case.method, case.path, response.text)
+
+        fuzz()
