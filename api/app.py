@@ -38,7 +38,7 @@ from allocator.compare import compare
 from allocator.io import InputError
 from api import schemas as s
 from api.datasets import KINDS, listing, lookup, store_upload
-from api.jobs import NotFound, check_submission
+from api.jobs import NotFound, check_submission, problem_json
 from api.limits import BodyLimit
 from api.settings import ApiSettings
 from api.store import (
@@ -65,20 +65,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": s.Error, "description": "The key's role may not do this."},
     422: {"model": s.Invalid, "description": "Every problem with the request."},
 }
-
-
-def problem_json(p: Problem) -> dict[str, Any]:
-    loc = [x for x in (p.file, p.row, p.field) if x is not None]
-    return {
-        "loc": loc,
-        "file": p.file,
-        "row": p.row,
-        "field": p.field,
-        "value": p.value,
-        "key": p.key,
-        "rule": p.rule,
-        "message": str(p),
-    }
 
 
 def invalid(problems: list[Problem]) -> JSONResponse:
@@ -157,7 +143,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         with sessions.begin() as session:
             yield session
 
-    Db = Annotated[Session, Depends(db)]
+    Db = Annotated[Session, Depends(db, scope="function")]  # committed before the response
 
     def caller(
         session: Db,

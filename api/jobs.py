@@ -47,6 +47,13 @@ class Checked:
     projects: int
 
 
+def problem_json(p: Problem) -> dict[str, Any]:
+    """A problem as the API reports it: where, the value, the rule and the CLI's message."""
+    loc = [x for x in (p.file, p.row, p.field) if x is not None]
+    return {"loc": loc, "file": p.file, "row": p.row, "field": p.field, "value": p.value,
+            "key": p.key, "rule": p.rule, "message": str(p)}  # fmt: skip
+
+
 def bundled_scenarios(folder: Path) -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.glob("*.yaml"))} if folder.is_dir() else {}
 
@@ -207,6 +214,8 @@ def check_submission(
         path = materialise(document, Path(tmp), resolve)
         try:
             inputs = load_inputs(path)
+        except (KeyError, ValueError) as exc:  # as the CLI: a rule the loader states in words
+            raise InputError([Problem("scenario", str(exc.args[0]))]) from exc
         except InputError as exc:  # name the datasets, not the server's files
             names = {a.path.name: a.id for a in resolve.values()}
             raise InputError(

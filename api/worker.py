@@ -41,6 +41,7 @@ def solve_in_child(scenario: str, out: str, cache: str, conn: Connection) -> Non
     from allocator.io import InputError
     from allocator.results import write_run
     from allocator.run import solve_scenario
+    from api.jobs import problem_json
 
     try:
         run = solve_scenario(Path(scenario), progress=lambda m: conn.send(("progress", m)))
@@ -48,15 +49,14 @@ def solve_in_child(scenario: str, out: str, cache: str, conn: Connection) -> Non
             shown = "; ".join(str(v) for v in run.evaluation.violations[:5])
             conn.send(("failed", f"the evaluator rejected the solver's allocation: {shown}"))
             return
+        status = run.result.status
+        if not (status.has_solution or status is Status.INFEASIBLE):
+            conn.send(("failed", f"no solution: {status.value} ({run.result.message})"))
+            return
         summary = write_run(run, Path(out))
-        state = (
-            "done"
-            if run.result.status.has_solution or run.result.status is Status.INFEASIBLE
-            else "failed"
-        )
-        conn.send((state, summary.model_dump(mode="json")))
+        conn.send(("done", summary.model_dump(mode="json")))
     except InputError as exc:
-        conn.send(("invalid", [p.__dict__ for p in exc.problems]))
+        conn.send(("invalid", [problem_json(p) for p in exc.problems]))
     except Exception as exc:  # reported as the job's reason; the server stays up
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
 
@@ -152,8 +152,12 @@ class Dispatcher:
 
     def _claim(self) -> bool:
         with self.sessions.begin() as session:
+            busy = [run.input_hash for run in self.running.values()]  # one solve per input hash
             job = session.scalars(
-                select(Job).where(Job.status == "queued").order_by(Job.created_at, Job.id).limit(1)
+                select(Job)
+                .where(Job.status == "queued", Job.input_hash.not_in(busy))
+                .order_by(Job.created_at, Job.id)
+                .limit(1)
             ).first()
             if job is None:
                 return False
@@ -189,17 +193,21 @@ class Dispatcher:
         self.running[job_id] = Running(process, parent, time.monotonic(), input_hash)
         return True
 
+    @staticmethod
+    def _drain(run: Running) -> None:
+        try:
+            while run.conn.poll():
+                kind, payload = run.conn.recv()
+                if kind == "progress":
+                    run.progress = str(payload)
+                else:
+                    run.outcome = (kind, payload)
+        except (EOFError, OSError):
+            pass
+
     def _watch(self) -> None:
         for job_id, run in list(self.running.items()):
-            try:
-                while run.conn.poll():
-                    kind, payload = run.conn.recv()
-                    if kind == "progress":
-                        run.progress = str(payload)
-                    else:
-                        run.outcome = (kind, payload)
-            except (EOFError, OSError):
-                pass
+            self._drain(run)
             with self.sessions.begin() as session:
                 job = session.get(Job, job_id)
                 if job is None:
@@ -220,6 +228,7 @@ class Dispatcher:
                 if run.process.is_alive():
                     continue
                 run.process.join()
+                self._drain(run)  # what it sent between the last look and its exit
                 self._record(session, job_id, run)
 
     def _record(self, session: Session, job_id: str, run: Running) -> None:
@@ -241,8 +250,8 @@ class Dispatcher:
             self._finish(
                 session, job_id, "failed", None, f"invalid input: {len(payload)} problem(s)"
             )
-        elif kind == "failed" and isinstance(payload, str):
-            self._finish(session, job_id, "failed", None, payload)
+        elif kind == "failed":
+            self._finish(session, job_id, "failed", None, str(payload))
         else:
             if session.get(Result, run.input_hash) is None:
                 session.add(
@@ -255,9 +264,8 @@ class Dispatcher:
                     )
                 )
                 session.flush()
-            state = "done" if kind == "done" else "failed"
             message = payload["status"] + (f": {payload['message']}" if payload["message"] else "")
-            self._finish(session, job_id, state, run.input_hash, message)
+            self._finish(session, job_id, "done", run.input_hash, message)
 
     def _finish(
         self, session: Session, job_id: str, status: str, result: str | None, message: str

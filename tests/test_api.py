@@ -301,6 +301,13 @@ def test_cancel_a_running_solve(service):
     assert service.client.get(f"/v1/scenarios/{sid}", headers=service.h()).json()["status"] == "cancelled"  # fmt: skip
 
 
+def test_a_solve_over_the_wall_limit_is_stopped_and_failed(tmp_path, bundled):
+    svc = Service(settings_for(tmp_path, bundled, run_worker=True, max_job_wall_s=0.5))
+    with svc.client:
+        job = svc.wait(svc.submit({"base": "tiny"}).json()["id"])
+    assert job["status"] == "failed" and "max_job_wall_s = 0.5" in job["message"]
+
+
 def test_restart_recovery(tmp_path, bundled):
     first = Service(settings_for(tmp_path, bundled))
     queued = first.submit({"base": "tiny"}).json()["id"]
