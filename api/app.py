@@ -55,6 +55,7 @@ from api.store import (
     now,
 )
 from api.worker import Dispatcher
+from models.result import Summary
 from models.tables import Problem
 
 log = logging.getLogger("allocator.api")
@@ -385,13 +386,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         "/v1/scenarios/{scenario_id}/summary",
         tags=["results"],
         summary="Headline figures, status, gap (and the infeasibility report)",
+        response_model=Summary,
         responses={**ERRORS, 404: {"model": s.Error}, 409: {"model": s.Error}},
     )
-    def summary(session: Db, _: Viewer, scenario_id: str) -> dict[str, Any]:
-        job, _folder = result_of(session, scenario_id)
-        result = session.get(Result, job.result_hash)
-        assert result is not None
-        return result.summary
+    def summary(session: Db, _: Viewer, scenario_id: str) -> Response:
+        _job, folder = result_of(session, scenario_id)
+        path = folder / "summary.json"
+        return Response(_file_bytes(path, path.stat().st_mtime_ns), media_type="application/json")
 
     @app.get(
         "/v1/scenarios/{scenario_id}/allocations",
@@ -410,11 +411,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     ) -> s.Page[dict[str, Any]]:
         _job, folder = result_of(session, scenario_id)
-        frame = _table(folder, "allocations.csv")
-        for column, value in (("district", district), ("sector", sector), ("status", status)):
-            if value is not None:
-                frame = frame[frame[column] == value]
-        return s.Page.of(_records(frame.iloc[offset : offset + limit]), len(frame), limit, offset)
+        rows = _table(folder, "allocations.csv")
+        wanted = {k: v for k, v in (("district", district), ("sector", sector), ("status", status))
+                  if v is not None}  # fmt: skip
+        if wanted:
+            rows = [r for r in rows if all(r[k] == v for k, v in wanted.items())]
+        return s.Page.of(rows[offset : offset + limit], len(rows), limit, offset)
 
     @app.get(
         "/v1/scenarios/{scenario_id}/resources",
@@ -424,7 +426,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     def resources(session: Db, _: Viewer, scenario_id: str) -> list[dict[str, Any]]:
         _job, folder = result_of(session, scenario_id)
-        return _records(_table(folder, "resources.csv"))
+        return _table(folder, "resources.csv")
 
     @app.get(
         "/v1/scenarios/{scenario_id}/projects/{project_id}",
@@ -434,11 +436,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     def project(session: Db, _: Viewer, scenario_id: str, project_id: str) -> dict[str, Any]:
         _job, folder = result_of(session, scenario_id)
-        frame = _table(folder, "allocations.csv")
-        row = frame[frame["project_id"] == project_id]
-        if row.empty:
+        row = next((r for r in _table(folder, "allocations.csv") if r["project_id"] == project_id), None)  # fmt: skip
+        if row is None:
             raise HTTPException(404, f"no project {project_id!r} in scenario {scenario_id}")
-        out = _records(row)[0]
+        out = {**row}
         out["explanation_detail"] = _explanations(folder).get(project_id)
         return out
 
@@ -616,17 +617,24 @@ def _solver_check() -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _cached_table(path: Path, mtime_ns: int) -> pd.DataFrame:
+def _cached_table(path: Path, mtime_ns: int) -> list[dict[str, Any]]:
     del mtime_ns
-    return pd.read_csv(path, encoding="utf-8-sig", dtype={"site_id": str, "start_year": "Int64"})
+    frame = pd.read_csv(path, encoding="utf-8-sig", dtype={"site_id": str, "start_year": "Int64"})
+    return json.loads(frame.to_json(orient="records", force_ascii=False))
 
 
-def _table(folder: Path, name: str) -> pd.DataFrame:
-    """A result table (results never change once written, so it is read once)."""
+def _table(folder: Path, name: str) -> list[dict[str, Any]]:
+    """The rows of a result table (results never change once written: read once)."""
     path = folder / name
     if not path.exists():
         raise HTTPException(409, f"this result has no {name} (no solution; see /summary)")
     return _cached_table(path, path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _file_bytes(path: Path, mtime_ns: int) -> bytes:
+    del mtime_ns
+    return path.read_bytes()
 
 
 @functools.lru_cache(maxsize=16)
@@ -643,7 +651,3 @@ def _explanations(folder: Path) -> dict[str, Any]:
 
 def _layer(gpkg: Path, layer: str) -> gpd.GeoDataFrame:
     return gpd.read_file(gpkg, layer=layer, engine="pyogrio")
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return json.loads(frame.to_json(orient="records", force_ascii=False))
