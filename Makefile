@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: demo test lint typecheck unit install sample schema constraints clean bench
+.PHONY: demo test lint typecheck unit install sample schema constraints clean bench system-deps
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,11 +13,18 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 
 install: $(BIN)/.installed
 
+# Debian packages the browser tests need (headless Chromium, CJK fonts); no browser download.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+system-deps:
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk fontconfig
+
 sample: install
 	$(BIN)/allocator generate-sample --if-missing
 
 demo: sample
 	$(BIN)/allocator solve scenarios/baseline.yaml --out out/baseline
+	$(BIN)/allocator report out/baseline
 
 lint: install
 	$(BIN)/ruff check .

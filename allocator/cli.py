@@ -363,6 +363,31 @@ def schema(out: Annotated[Path | None, typer.Option(help="File to write.")] = No
 
 
 @app.command()
+def report(
+    result: Annotated[Path, typer.Argument(help="Result folder (from allocator solve).")],
+    lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
+    compare_with: Annotated[
+        Path | None, typer.Option("--compare", help="A second result folder to compare with.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="HTML file (default RESULT/report.html).")
+    ] = None,
+) -> None:
+    """Write one self-contained HTML report (map, charts, tables) of a result folder."""
+    from allocator.report import LANGS, write_report
+
+    if lang not in LANGS:
+        err.print(f"--lang was {lang!r} but is expected to be one of {', '.join(LANGS)}")
+        raise typer.Exit(EXIT_INVALID)
+    for folder in (result, compare_with):
+        if folder is not None and not (folder / "summary.json").exists():
+            err.print(f"{folder}: not a result folder (no summary.json)", markup=False)
+            raise typer.Exit(EXIT_INVALID)
+    target = write_report(result, lang, compare_with, out)
+    out_console.print(f"report in {target.resolve()}", markup=False, highlight=False)
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,

@@ -17,7 +17,7 @@ import pandas as pd
 
 from allocator.explain import explanations
 from allocator.io import atomic_dir, write_csv, write_json
-from allocator.land.output import write_reuse_list
+from allocator.land.output import write_basemap, write_reuse_list
 from allocator.marginals import KEYS, note
 from allocator.run import Run
 from models.result import ResourceUse, Summary
@@ -283,6 +283,7 @@ def write_run(run: Run, out: Path) -> Summary:
             write_csv(resources_table(run), tmp / "resources.csv")
         if run.prep.land is not None:
             write_reuse_list(run.prep.land, tmp, sc.as_of.isoformat())
+            write_basemap(run.prep.land, run.prep.inputs.parks, tmp)
             if allocations is not None:
                 write_csv(placements_table(run), tmp / "placements.csv")
         result = summary(run, allocations)

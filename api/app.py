@@ -29,13 +29,14 @@ from fastapi import (
 )
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from allocator.compare import compare
 from allocator.io import InputError
+from allocator.report import write_report
 from api import schemas as s
 from api.datasets import KINDS, listing, lookup, store_upload
 from api.jobs import NotFound, check_submission, problem_json
@@ -485,6 +486,26 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         return Response(
             frame.to_json(drop_id=True, ensure_ascii=False), media_type="application/geo+json"
         )
+
+    @app.get(
+        "/v1/scenarios/{scenario_id}/report",
+        tags=["results"],
+        summary="The result as one self-contained HTML page (map, charts, tables)",
+        response_class=HTMLResponse,
+        responses={**ERRORS, 404: {"model": s.Error}, 409: {"model": s.Error}},
+    )
+    def report(
+        session: Db,
+        _: Viewer,
+        scenario_id: str,
+        lang: Annotated[Literal["zh", "en"], Query()] = "zh",
+    ) -> Response:
+        job, folder = result_of(session, scenario_id)
+        target = settings.data_dir / "reports" / f"{job.result_hash}-{lang}.html"
+        if not target.exists():  # results never change: written once per language
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_report(folder, lang, None, target)
+        return FileResponse(target, media_type="text/html; charset=utf-8")
 
     @app.post(
         "/v1/compare",

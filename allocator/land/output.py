@@ -86,3 +86,15 @@ def write_reuse_list(result: LandScan, folder: Path, as_of: str, lang: str = "en
     }
     for name, layer in layers.items():
         layer.to_file(gpkg, layer=name, driver="GPKG")
+
+
+def write_basemap(result: LandScan, parks: pd.DataFrame | None, folder: Path) -> None:
+    """``basemap.gpkg``: the district and park polygons a map of the result is drawn on."""
+    layers = {"districts": result.districts}
+    if isinstance(parks, gpd.GeoDataFrame):
+        layers["parks"] = parks[["park", "district", "zone_level", "geometry"]].reset_index(
+            drop=True
+        )
+    for name, layer in layers.items():
+        if layer is not None:
+            layer.to_file(folder / "basemap.gpkg", layer=name, driver="GPKG")

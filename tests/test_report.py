@@ -1,0 +1,203 @@
+"""The HTML report: figures against the result files, and in a real headless Chromium.
+
+The browser tests need /usr/bin/chromium and fonts-noto-cjk (``make system-deps``); without
+them they skip with the reason, except under ALLOCATOR_REQUIRE_ALL=1 (CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyogrio
+import pytest
+import uvicorn
+from typer.testing import CliRunner
+
+from allocator.cli import app
+from tests.test_api import Service, bundle, settings_for
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "out" / "test-artifacts"
+
+
+def needs_browser() -> None:
+    reason = None
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing (make system-deps installs chromium)"
+    elif shutil.which("fc-list") is None or "Noto Sans CJK" not in os.popen("fc-list").read():
+        reason = "fonts-noto-cjk is missing (make system-deps installs it)"
+    if reason:
+        if os.environ.get("ALLOCATOR_REQUIRE_ALL") == "1":
+            pytest.fail(f"ALLOCATOR_REQUIRE_ALL=1 but {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def solved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The tiny land city solved twice (P-1 on the site; then P-1 locked out)."""
+    root = tmp_path_factory.mktemp("report")
+    bundle(root)
+    scenario = root / "scenarios" / "tiny.yaml"
+    out = {}
+    for name, extra in (("base", {}), ("no_p1", {"locked_out": ["P-1"]})):
+        path = scenario.with_name(f"{name}.yaml")
+        path.write_text(json.dumps({"extends": "tiny.yaml", "name": name, **extra}), "utf-8")
+        out[name] = root / "out" / name
+        result = CliRunner().invoke(app, ["solve", str(path), "--out", str(out[name])])
+        assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, ["report", str(out["base"]), "--compare", str(out["no_p1"])])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def figures(html: str) -> dict[str, str]:
+    return dict(re.findall(r'data-figure="([\w]+)" data-value="([^"]*)"', html))
+
+
+def test_report_is_self_contained_and_its_figures_are_the_result_files(solved):
+    html = (solved["base"] / "report.html").read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]*\ssrc=|<link[^>]*\shref=|@import|url\((?!#)", html)
+    summary = json.loads((solved["base"] / "summary.json").read_text(encoding="utf-8"))
+    shown = figures(html)
+    assert float(shown["value"]) == summary["objective_wan_cny"]
+    assert int(shown["approved"]) == summary["projects"]["approved"] == 1
+    assert int(shown["rejected"]) == summary["projects"]["rejected"] == 1
+    assert float(shown["reused_mu"]) == summary["land"]["reused_mu"] == 15
+    assert float(shown["gap"]) == summary["gap"]
+    found = re.search(r'id="map-data" type="application/json">(.*?)</script>', html, re.S)
+    assert found is not None
+    data = json.loads(found[1])
+    sites = pyogrio.read_info(solved["base"] / "reuse_list.gpkg", layer="sites")["features"]
+    assert len(data["sites"]["features"]) == sites == 1
+    assert [f["properties"]["project_id"] for f in data["projects"]["features"]] == ["P-1"]
+    coords = data["sites"]["features"][0]["geometry"]["coordinates"]
+    while isinstance(coords[0], list):  # Polygon or MultiPolygon: the first vertex
+        coords = coords[0]
+    x, y = coords
+    assert 116.9 < x < 117.0 and 34.7 < y < 34.8  # EPSG:4490, longitude first
+    assert html.count('<tr data-status="') == 2
+    assert 'class="change-out"' in html and 'class="change-in"' in html  # P-1 out, P-2 in
+    english = CliRunner().invoke(app, ["report", str(solved["base"]), "--lang", "en",
+                                       "--out", str(solved["base"] / "en.html")])  # fmt: skip
+    assert english.exit_code == 0 and "Approved projects" in (solved["base"] / "en.html").read_text("utf-8")  # fmt: skip
+    bad = CliRunner().invoke(app, ["report", str(solved["base"]), "--lang", "fr"])
+    assert bad.exit_code == 2 and "--lang was 'fr'" in bad.output
+
+
+def open_page(browser: Any, url: str, headers: dict[str, str] | None = None) -> tuple[Any, list[str], list[str]]:  # fmt: skip
+    """A page at ``url`` with every request to another origin blocked; (page, errors, blocked)."""
+    context = browser.new_context(viewport={"width": 1300, "height": 900},
+                                  extra_http_headers=headers or {})  # fmt: skip
+    origin = url.split("/v1/")[0] if url.startswith("http") else "file:"
+    errors: list[str] = []
+    blocked: list[str] = []
+
+    def route(r: Any) -> None:
+        if r.request.url.startswith(origin):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_function("window.__report && window.__report.mapReady", timeout=30_000)
+    return page, errors, blocked
+
+
+CJK_DRAWN = """() => {
+  // the same text drawn twice: in the page's font, and as a glyph no font has (a box)
+  const draw = (text) => {
+    const c = document.createElement('canvas'); c.width = 80; c.height = 40;
+    const g = c.getContext('2d'); g.font = '28px ' + getComputedStyle(document.body).fontFamily;
+    g.fillText(text, 4, 30); return Array.from(g.getImageData(0, 0, 80, 40).data).join(',');
+  };
+  return {zh: draw('区县'), box: draw('\\u{10FFFD}\\u{10FFFD}')};
+}"""
+
+
+def check_page(page: Any, errors: list[str], blocked: list[str], summary: dict[str, Any], name: str) -> None:  # fmt: skip
+    assert page.evaluate("document.querySelectorAll('.leaflet-pane canvas, .leaflet-pane svg').length") > 0  # fmt: skip
+    assert page.evaluate("window.__report.layers.sites.getLayers().length") == 1
+    assert page.evaluate("window.__report.layers.projects.getLayers().length") == 1
+    assert page.locator("#projects tbody tr").count() == 2
+    shown = {e["key"]: e["value"] for e in page.evaluate(
+        "Array.from(document.querySelectorAll('[data-figure]')).map(e => ({key: e.dataset.figure, value: e.dataset.value}))")}  # fmt: skip
+    assert float(shown["value"]) == summary["objective_wan_cny"]
+    assert int(shown["approved"]) == summary["projects"]["approved"]
+    page.fill("#filter", "P-2")
+    assert page.inner_text("#shown-count") == "1"
+    page.fill("#filter", "")
+    page.select_option("#status-filter", "approved")
+    assert page.inner_text("#shown-count") == "1"
+    drawn = page.evaluate(CJK_DRAWN)
+    assert drawn["zh"] != drawn["box"], "Chinese labels are drawn as boxes: no CJK font"
+    assert errors == [] and blocked == [], (errors, blocked)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    needs_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+def test_report_from_disk_in_chromium_with_the_network_blocked(solved, browser):
+    summary = json.loads((solved["base"] / "summary.json").read_text(encoding="utf-8"))
+    page, errors, blocked = open_page(browser, (solved["base"] / "report.html").as_uri())
+    check_page(page, errors, blocked, summary, "report-from-disk")
+    assert page.locator("#compare tr.change-in").count() == 1
+
+
+def test_report_from_the_api_in_chromium(tmp_path, browser):
+    root = tmp_path / "bundle"
+    bundle(root)
+    svc = Service(settings_for(tmp_path, root, run_worker=True))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(svc.app, host="127.0.0.1", port=port, log_level="warning"))  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        sid = svc.submit({"base": "tiny"}).json()["id"]
+        job = svc.wait(sid)
+        assert job["status"] == "done"
+        url = f"http://127.0.0.1:{port}/v1/scenarios/{sid}/report"
+        page, errors, blocked = open_page(browser, url, svc.h("viewer"))
+        check_page(page, errors, blocked, job["summary"], "report-from-api")
+        english = svc.client.get(f"/v1/scenarios/{sid}/report?lang=en", headers=svc.h("viewer"))
+        assert english.status_code == 200 and "Approved projects" in english.text
+        assert svc.client.get(f"/v1/scenarios/{sid}/report").status_code == 401
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_table_matches_allocations(solved):
+    html = (solved["base"] / "report.html").read_text(encoding="utf-8")
+    alloc = pd.read_csv(solved["base"] / "allocations.csv", encoding="utf-8-sig")
+    for row in alloc.itertuples():
+        cell = re.search(rf'id="row-{row.project_id}".*?data-value="([^"]*)"', html, re.S)
+        assert cell is not None and float(cell[1]) == row.value_wan_cny
