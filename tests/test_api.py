@@ -218,6 +218,7 @@ ENDPOINTS = [  # method, path, minimum role
     ("GET", "/v1/scenarios/{sid}/resources", "viewer"),
     ("GET", "/v1/scenarios/{sid}/reuse-list", "viewer"),
     ("GET", "/v1/scenarios/{sid}/projects/P-1", "viewer"),
+    ("GET", "/v1/scenarios/{sid}/report", "viewer"),
     ("GET", "/v1/datasets", "viewer"),
     ("GET", "/v1/datasets/tiny.projects", "viewer"),
     ("POST", "/v1/scenarios", "planner"),
@@ -437,6 +438,28 @@ def test_limits_on_body_size_and_projects(tmp_path, bundled):
     assert big.status_code == 413 and "max_body_bytes = 2,000" in big.json()["detail"]
     many = svc.submit({"base": "tiny"})
     assert many.status_code == 422 and "max_projects = 1" in many.json()["detail"][0]["rule"]
+
+
+def test_cors_is_off_unless_configured(tmp_path, bundled):
+    preflight = {"Origin": "https://wf.example", "Access-Control-Request-Method": "GET"}
+    off = Service(settings_for(tmp_path / "a", bundled))
+    r = off.client.options("/v1/scenarios", headers=preflight)
+    assert "access-control-allow-origin" not in r.headers
+    on = Service(settings_for(tmp_path / "b", bundled, cors_origins=["https://wf.example"]))
+    r = on.client.options("/v1/scenarios", headers=preflight)
+    assert r.headers["access-control-allow-origin"] == "https://wf.example"
+
+
+def test_a_parcel_layer_over_the_limit_is_refused(tmp_path, bundled):
+    svc = Service(settings_for(tmp_path, bundled, max_parcels=1))
+    gpkg = (bundled / "data" / "tiny" / "city.gpkg").read_bytes()
+    r = svc.client.post("/v1/datasets", files={"file": ("city.gpkg", gpkg)},
+                        data={"kind": "parcels", "layer": "parcels"}, headers=svc.h())  # fmt: skip
+    assert r.status_code == 422 and "max_parcels = 1" in r.json()["detail"][0]["rule"]
+    ok = Service(settings_for(tmp_path / "ok", bundled))
+    r = ok.client.post("/v1/datasets", files={"file": ("city.gpkg", gpkg)},
+                       data={"kind": "parcels", "layer": "parcels"}, headers=ok.h())  # fmt: skip
+    assert r.status_code == 201 and r.json()["rows"] == 2 and "parcels" in r.json()["layers"]
 
 
 def test_inline_tables_and_uploads_are_stored_by_content(service, bundled):

@@ -55,6 +55,12 @@ def solved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         out[name] = root / "out" / name
         result = CliRunner().invoke(app, ["solve", str(path), "--out", str(out[name])])
         assert result.exit_code == 0, result.output
+    base = str(scenario.with_name("base.yaml"))
+    for args in (["frontier", base, "--resource", "energy", "--steps", "3",
+                  "--out", str(out["base"] / "frontier_energy.csv")],
+                 ["alternatives", base, "--count", "2", "--within", "1", "--out", str(out["base"])]):  # fmt: skip
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
     result = CliRunner().invoke(app, ["report", str(out["base"]), "--compare", str(out["no_p1"])])
     assert result.exit_code == 0, result.output
     return out
@@ -195,9 +201,25 @@ def test_report_from_the_api_in_chromium(tmp_path, browser):
         thread.join(10)
 
 
-def test_table_matches_allocations(solved):
+def test_tables_and_plots_match_the_result_files(solved):
     html = (solved["base"] / "report.html").read_text(encoding="utf-8")
     alloc = pd.read_csv(solved["base"] / "allocations.csv", encoding="utf-8-sig")
     for row in alloc.itertuples():
         cell = re.search(rf'id="row-{row.project_id}".*?data-value="([^"]*)"', html, re.S)
         assert cell is not None and float(cell[1]) == row.value_wan_cny
+    by_district = re.search(r'id="by-district".*?</table>', html, re.S)
+    assert by_district is not None
+    approved = alloc[alloc["status"] == "approved"].groupby("district").size()
+    shown = dict(
+        re.findall(r"<td>(\w+)</td><td class=\"num\" data-value=\"(\d+)\"", by_district[0])
+    )
+    assert {k: int(v) for k, v in shown.items()} == approved.to_dict()
+    resources = pd.read_csv(solved["base"] / "resources.csv", encoding="utf-8-sig")
+    table = re.search(r'id="resource-table".*?</table>', html, re.S)
+    assert table is not None
+    values = [float(v) for v in re.findall(r'data-value="([^"]*)"', table[0])]
+    assert values == resources[["supply", "purchased", "used"]].to_numpy().ravel().tolist()
+    frontier = pd.read_csv(solved["base"] / "frontier_energy.csv", encoding="utf-8-sig")
+    assert len(frontier) == 3 and html.count("<figure") == 4  # 2 resources, frontier, frequency
+    assert "<figcaption>价值与供给的前沿: energy</figcaption>" in html
+    assert "<figcaption>备选方案中的入选频率</figcaption>" in html
