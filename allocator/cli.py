@@ -372,6 +372,10 @@ def report(
     out: Annotated[
         Path | None, typer.Option(help="HTML file (default RESULT/report.html).")
     ] = None,
+    tiles: Annotated[
+        str | None,
+        typer.Option(help="Online tile layer URL template; off by default (works offline)."),
+    ] = None,
 ) -> None:
     """Write one self-contained HTML report (map, charts, tables) of a result folder."""
     from allocator.report import LANGS, write_report
@@ -383,7 +387,10 @@ def report(
         if folder is not None and not (folder / "summary.json").exists():
             err.print(f"{folder}: not a result folder (no summary.json)", markup=False)
             raise typer.Exit(EXIT_INVALID)
-    target = write_report(result, lang, compare_with, out)
+    if tiles is not None and not tiles.startswith(("https://", "http://")):
+        err.print(f"--tiles was {tiles!r} but is expected to be an http(s) URL template")
+        raise typer.Exit(EXIT_INVALID)
+    target = write_report(result, lang, compare_with, out, tiles)
     out_console.print(f"report in {target.resolve()}", markup=False, highlight=False)
 
 

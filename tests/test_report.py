@@ -98,6 +98,13 @@ def test_report_is_self_contained_and_its_figures_are_the_result_files(solved):
     assert english.exit_code == 0 and "Approved projects" in (solved["base"] / "en.html").read_text("utf-8")  # fmt: skip
     bad = CliRunner().invoke(app, ["report", str(solved["base"]), "--lang", "fr"])
     assert bad.exit_code == 2 and "--lang was 'fr'" in bad.output
+    assert '<script id="tiles" type="application/json">null</script>' in html  # offline only
+    url = "https://tiles.example/{z}/{x}/{y}.png"
+    online = CliRunner().invoke(app, ["report", str(solved["base"]), "--tiles", url,
+                                      "--out", str(solved["base"] / "tiles.html")])  # fmt: skip
+    assert online.exit_code == 0 and json.dumps(url) in (solved["base"] / "tiles.html").read_text("utf-8")  # fmt: skip
+    path = CliRunner().invoke(app, ["report", str(solved["base"]), "--tiles", "/etc/tiles"])
+    assert path.exit_code == 2 and "--tiles was '/etc/tiles'" in path.output
 
 
 def open_page(browser: Any, url: str, headers: dict[str, str] | None = None) -> tuple[Any, list[str], list[str]]:  # fmt: skip

@@ -223,8 +223,12 @@ def _inline_css(text: str) -> str:
     return re.sub(r"url\(images/[^)]*\)", "none", text)  # no image the page cannot reach
 
 
-def build(folder: Path, lang: str = "zh", other: Path | None = None) -> str:
-    """The report of result folder ``folder`` as one HTML document."""
+def build(
+    folder: Path, lang: str = "zh", other: Path | None = None, tiles: str | None = None
+) -> str:
+    """The report of result folder ``folder`` as one HTML document; ``tiles``, an online
+    tile layer URL template (``https://…/{z}/{x}/{y}.png``), is added under the offline
+    layers when given (the page then loads tiles from that server)."""
     if lang not in LANGS:
         raise ValueError(f"--lang was {lang!r} but is expected to be one of {', '.join(LANGS)}")
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
@@ -293,6 +297,7 @@ def build(folder: Path, lang: str = "zh", other: Path | None = None) -> str:
         diff=diff,
         map_json=map_json,
         has_map=layers is not None,
+        tiles=tiles,
         leaflet_js=(HERE / "leaflet.js").read_text(encoding="utf-8"),
         leaflet_css=_inline_css((HERE / "leaflet.css").read_text(encoding="utf-8")),
         report_js=(HERE / "report.js").read_text(encoding="utf-8"),
@@ -300,10 +305,16 @@ def build(folder: Path, lang: str = "zh", other: Path | None = None) -> str:
     )
 
 
-def write_report(folder: Path, lang: str = "zh", other: Path | None = None, out: Path | None = None) -> Path:  # fmt: skip
+def write_report(
+    folder: Path,
+    lang: str = "zh",
+    other: Path | None = None,
+    out: Path | None = None,
+    tiles: str | None = None,
+) -> Path:
     """Write ``report.html`` into the result folder (or ``out``); return its path."""
     target = out or folder / "report.html"
-    text = build(folder, lang, other)
+    text = build(folder, lang, other, tiles)
     handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     with os.fdopen(handle, "w", encoding="utf-8") as stream:
         stream.write(text)

@@ -26,6 +26,8 @@
   if (data && document.getElementById("map")) {
     var map = L.map("map", { preferCanvas: true });
     var overlays = {};
+    var tiles = JSON.parse(document.getElementById("tiles").textContent);
+    if (tiles) overlays["tiles"] = L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);  // an option: online
     var bounds = null;
     var specs = [
       ["districts", function () { return { color: "#444", weight: 1.5, fill: false }; }],
