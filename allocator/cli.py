@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from rich.table import Table
 from allocator.backends.base import BACKENDS, Status
 from allocator.io import InputError, NoSolution, atomic_dir
 from models.result import Summary
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 out_console = Console()
@@ -360,6 +363,54 @@ def schema(out: Annotated[Path | None, typer.Option(help="File to write.")] = No
         out_console.print_json(text)
     else:
         out.write_text(text, encoding="utf-8")
+
+
+@app.command()
+def sweep(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    grid: Annotated[
+        Path, typer.Option(help="Grid file: settings and values (see allocator/sweep.py).")
+    ],
+    samples: Annotated[
+        int, typer.Option(min=0, help="Draws of the `samples` section per grid point.")
+    ] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the draws.")] = 0,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Address of a running Dask scheduler (default: a local cluster)."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Local cluster workers (default: one per core).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder (default out/<name>/sweep).")] = None,
+) -> None:
+    """Solve many variants of a scenario as Dask tasks: one row per variant, and each
+    project's approval frequency across them (CSV and Parquet)."""
+    from rich.progress import Progress
+
+    from allocator.inputs import load_scenario
+    from allocator.io import write_csv
+    from allocator.sweep import run_sweep, variants
+
+    def work(say: Callable[[str], None]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        settings = variants(grid, samples, seed)
+        say(f"{len(settings)} variants")
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task("solving variants", total=len(settings))
+            return run_sweep(scenario, settings, scheduler, workers,
+                             lambda done, _total: bar.update(task, completed=done))  # fmt: skip
+
+    table, freq = _guarded("sweep", None, work)
+    target = out or Path("out") / load_scenario(scenario).name / "sweep"
+    target.mkdir(parents=True, exist_ok=True)
+    for name, frame in (("variants", table), ("frequency", freq)):
+        write_csv(frame, target / f"{name}.csv")
+        frame.to_parquet(target / f"{name}.parquet", index=False)
+    failed = table[table["status"] == "error"]
+    for row in failed.itertuples():
+        err.print(f"variant {row.variant} failed: {row.error}", markup=False)
+    out_console.print(f"{len(table) - len(failed)} of {len(table)} variants solved; "
+                      f"results in {target}", markup=False, highlight=False)  # fmt: skip
 
 
 @app.command()
