@@ -319,10 +319,22 @@ def land_scan(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     out: Annotated[Path | None, typer.Option(help="Folder (default out/<name>-land).")] = None,
     lang: Annotated[str, typer.Option(help="CSV headers: en or zh (台账).")] = "en",
+    to_db: Annotated[
+        str | None,
+        typer.Option(
+            help="Also write the reuse list to PostGIS: postgresql://…#schema.table "
+            "(flagged parcels; reuse sites in <table>_sites)."
+        ),
+    ] = None,
 ) -> None:
     """Scan the parcel layer and write the reuse list, without allocating."""
-    from allocator.land.output import write_reuse_list
+    from allocator.land.layers import is_database, read_label, write_database
+    from allocator.land.output import reuse_layers, write_reuse_list
     from allocator.run import land_of
+
+    if to_db is not None and not is_database(to_db):
+        err.print(f"--to-db was {to_db!r} but is expected to be postgresql://…#table")
+        raise typer.Exit(EXIT_INVALID)
 
     if lang not in ("en", "zh"):
         err.print(f"--lang was {lang!r} but is expected to be one of ['en', 'zh']")
@@ -337,6 +349,15 @@ def land_scan(
     target = out or Path("out") / f"{sc.name}-land"
     with atomic_dir(target) as tmp:
         write_reuse_list(result, tmp, sc.as_of.isoformat(), lang)
+    if to_db is not None:
+        layers = reuse_layers(result, sc.as_of.isoformat())
+        try:
+            write_database(layers["findings"], to_db)
+            write_database(layers["sites"], to_db + "_sites")
+        except InputError as exc:
+            _report_problems(exc)
+            raise typer.Exit(EXIT_INVALID) from None
+        out_console.print(f"reuse list written to {read_label(to_db)} and …_sites", markup=False)
     codes = result.findings[result.findings["result"] == "finding"]["rule"].value_counts()
     table = Table(title=f"{sc.name}: land scan as of {sc.as_of}")
     table.add_column("finding")

@@ -43,7 +43,7 @@ def _absolute_data(doc: dict[str, Any], base: Path) -> dict[str, Any]:
     """The document with its data paths made absolute (variants are written elsewhere)."""
 
     def absolute(value: Any) -> Any:
-        if not isinstance(value, str):
+        if not isinstance(value, str) or "://" in value:  # a database URL stays as it is
             return value
         path, _, layer = value.partition("#")
         full = str((base / path).resolve())

@@ -488,7 +488,7 @@ def _relocate(doc: dict[str, Any], base_dir: Path, target_dir: Path) -> dict[str
 
     def move(value: str) -> str:
         path, _, layer = value.partition("#")
-        if Path(path).is_absolute():
+        if Path(path).is_absolute() or "://" in path:  # absolute, or a database URL
             return value
         moved = os.path.relpath(Path(base_dir, path).resolve(), target_dir)
         return f"{moved}#{layer}" if layer else moved

@@ -1,7 +1,8 @@
 """Reading polygon layers: files, layers, coordinate systems and geometry checks.
 
 A layer is named ``file`` or ``file#layer`` (GeoPackage, GeoParquet, Shapefile or a zipped
-one, GeoJSON). Every layer is brought to the scenario's projected CRS (EPSG:4548 by
+one, GeoJSON), or a PostGIS table or query ``postgresql://…#table`` (see ``is_database``).
+Every layer is brought to the scenario's projected CRS (EPSG:4548 by
 default) before any area or distance. A layer without a CRS is an error that suggests the
 likely one from its coordinates: zone-prefixed Gauss–Krüger eastings around 39,500,000 are
 EPSG:4527 (CGCS2000, 3-degree zone 39), eastings around 500,000 EPSG:4548, degrees
@@ -10,7 +11,9 @@ EPSG:4490; ``land.assume_crs`` supplies it instead.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -25,18 +28,99 @@ MU_M2 = 10_000 / 15  # 1 mu = 666.67 m²
 CHINA = (73.0, 18.0, 136.0, 54.0)  # lon/lat box the data must fall in
 
 
+DB_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
+
+
+def is_database(spec: str) -> bool:
+    """A PostGIS source: ``postgresql://user@host:port/db#table`` (or ``#schema.table``), or
+    ``…#query:SELECT … `` whose geometry column is called ``geom``."""
+    return spec.startswith(DB_SCHEMES)
+
+
+def _db_label(spec: str) -> str:
+    """The source for messages: the URL without its password."""
+    url, _, what = spec.partition("#")
+    return re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", url) + (f"#{what}" if what else "")
+
+
+def _engine(url: str) -> Any:
+    import sqlalchemy
+
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return sqlalchemy.create_engine(url)
+
+
+def read_database(spec: str) -> tuple[gpd.GeoDataFrame, str]:
+    """A layer from PostGIS: a table (its geometry column from ``geometry_columns``) or a
+    query; rows in the table's own order of its first column."""
+    import sqlalchemy
+
+    url, _, what = spec.partition("#")
+    label = _db_label(spec)
+    if not what:
+        raise InputError([Problem(label, "name a table as `#table` or a query as `#query:SELECT …`")])  # fmt: skip
+    try:
+        engine = _engine(url)
+        with engine.connect() as conn:
+            if what.startswith("query:"):
+                return gpd.read_postgis(sqlalchemy.text(what[6:]), conn, geom_col="geom"), label
+            schema, _, table = what.rpartition(".")
+            found = conn.execute(
+                sqlalchemy.text(
+                    "SELECT f_geometry_column FROM geometry_columns WHERE f_table_name = :t"
+                    " AND f_table_schema = coalesce(nullif(:s, ''), current_schema())"
+                ),
+                {"t": table, "s": schema},
+            ).scalar()
+            if found is None:
+                raise InputError([Problem(label, "no table with a geometry column of that name")])
+            quoted = ".".join(f'"{part}"' for part in what.split("."))
+            query = sqlalchemy.text(f"SELECT * FROM {quoted} ORDER BY 1")
+            return gpd.read_postgis(query, conn, geom_col=found), label
+    except InputError:
+        raise
+    except Exception as exc:  # the driver's own message says what is wrong
+        raise InputError([Problem(label, f"cannot read from the database: {exc}")]) from exc
+
+
+def write_database(frame: gpd.GeoDataFrame, spec: str) -> None:
+    """Write (replace) a table in PostGIS: ``postgresql://…#schema.table``."""
+    url, _, what = spec.partition("#")
+    schema, _, table = what.rpartition(".")
+    if not table or what.startswith("query:"):
+        raise InputError([Problem(_db_label(spec), "name the table to write as `#table`")])
+    try:
+        frame.to_postgis(
+            table, _engine(url), schema=schema or None, if_exists="replace", index=False
+        )
+    except Exception as exc:  # the driver's own message says what is wrong
+        raise InputError(
+            [Problem(_db_label(spec), f"cannot write to the database: {exc}")]
+        ) from exc
+
+
+def read_label(spec: str) -> str:
+    """The name of a layer's source in messages (a file's name; a URL without password)."""
+    return _db_label(spec) if is_database(spec) else Path(split_source(spec)[0]).name
+
+
 def split_source(spec: str) -> tuple[str, str | None]:
     path, _, layer = spec.partition("#")
     return path, layer or None
 
 
 def is_layer(spec: str) -> bool:
+    if is_database(spec):
+        return True
     path, layer = split_source(spec)
     return layer is not None or Path(path).suffix.lower() in {".gpkg", ".geojson", ".shp", ".zip"}
 
 
 def read_layer(base: Path, spec: str) -> tuple[gpd.GeoDataFrame, str]:
     """Read one layer; return it and the name used in messages (``city.gpkg#parcels``)."""
+    if is_database(spec):
+        return read_database(spec)
     path_text, layer = split_source(spec)
     path = base / path_text
     label = path.name + (f"#{layer}" if layer else "")

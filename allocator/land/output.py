@@ -78,14 +78,18 @@ def write_reuse_list(result: LandScan, folder: Path, as_of: str, lang: str = "en
         rows = [{"file": w.file, "row": w.row, "parcel_id": w.key, "field": w.field, "value": w.value,
                  "problem": w.rule} for w in result.warnings]  # fmt: skip
         write_csv(pd.DataFrame(rows), folder / "land_warnings.csv")
-    gpkg = folder / "reuse_list.gpkg"
-    layers = {
+    for name, layer in reuse_layers(result, as_of).items():
+        layer.to_file(folder / "reuse_list.gpkg", layer=name, driver="GPKG")
+
+
+def reuse_layers(result: LandScan, as_of: str) -> dict[str, gpd.GeoDataFrame]:
+    """The layers of the reuse list: flagged parcels, reuse sites, what exclusions removed."""
+    flagged = result.reuse_list.assign(as_of=as_of)
+    return {
         "findings": gpd.GeoDataFrame(flagged[[*REUSE_COLUMNS, "geometry"]], crs=flagged.crs),
         "sites": result.sites.assign(as_of=as_of),
         "exclusions_applied": result.excluded.assign(as_of=as_of),
     }
-    for name, layer in layers.items():
-        layer.to_file(gpkg, layer=name, driver="GPKG")
 
 
 def write_basemap(result: LandScan, parks: pd.DataFrame | None, folder: Path) -> None:

@@ -26,6 +26,8 @@ from allocator.land.evaluation import grade
 from allocator.land.layers import (
     area_mu,
     geometry_problems,
+    is_database,
+    read_label,
     read_layer,
     restore_shapefile_names,
     split_source,
@@ -174,6 +176,7 @@ def scan(
     """Scan without the cache (see ``scan_land``)."""
     districts = _layer(sc, base, sc.data.districts) if sc.data.districts else None
     parcels, errors = _load_parcels(sc, base, districts)
+    label = read_label(sc.data.parcels or "")
     if errors and sc.land.on_invalid == "stop":
         raise InputError(errors)
     keep = np.ones(len(parcels), dtype=bool)
@@ -184,7 +187,7 @@ def scan(
     off = (stated - parcels["area_mu"]).abs() > sc.land.stated_area_tolerance * parcels["area_mu"]
     warnings = list(errors) + [
         Problem(
-            Path(split_source(sc.data.parcels or "")[0]).name,
+            label,
             f"geometry gives {parcels.at[i, 'area_mu']:.2f} mu, differs by more than "
             f"{sc.land.stated_area_tolerance:.0%}",
             None,
@@ -274,16 +277,20 @@ def scan_land(
     """The land scan, from the cache when the same inputs were scanned before."""
     import time
 
+    started = time.perf_counter()
+    sources = [sc.data.parcels, sc.data.districts, sc.data.parks, *sc.data.exclusions]
+    cached = not any(s and is_database(s) for s in sources)  # a table has no file hash
     folder = cache or Path(os.environ.get("ALLOCATOR_CACHE", ".cache/allocator"))
-    path = folder / f"land-{cache_key(sc, base, firms_sha)}.pkl"
-    if path.exists():
+    path = folder / f"land-{cache_key(sc, base, firms_sha)}.pkl" if cached else folder
+    if cached and path.exists():
         with path.open("rb") as handle:
             result: LandScan = pickle.load(handle)
         result.cached = True
         return result
-    started = time.perf_counter()
     result = scan(sc, base, firms, parks)
     result.seconds = time.perf_counter() - started
+    if not cached:
+        return result
     folder.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with tmp.open("wb") as handle:
