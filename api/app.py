@@ -38,7 +38,7 @@ from allocator.compare import compare
 from allocator.io import InputError
 from allocator.report import write_report
 from api import schemas as s
-from api.datasets import KINDS, listing, lookup, store_upload
+from api.datasets import KINDS, listing, lookup, register_database, store_upload
 from api.jobs import NotFound, check_submission, problem_json
 from api.limits import BodyLimit
 from api.settings import ApiSettings
@@ -557,6 +557,21 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             layer,
             {"projects": settings.max_projects, "parcels": settings.max_parcels},
         )
+        if not new:
+            response.status_code = 200
+        return s.DatasetInfo(**found.describe())
+
+    @app.post(
+        "/v1/datasets/database",
+        status_code=201,
+        tags=["datasets"],
+        summary="Register a PostGIS table or query as a dataset (admin only)",
+        responses={**ERRORS, 200: {"model": s.DatasetInfo, "description": "Already registered."}},
+    )
+    def register(
+        response: Response, session: Db, key: Admin, body: s.DatabaseDataset
+    ) -> s.DatasetInfo:
+        found, new = register_database(session, body.url, body.kind, key.id, settings.max_parcels)
         if not new:
             response.status_code = 200
         return s.DatasetInfo(**found.describe())

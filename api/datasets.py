@@ -21,11 +21,18 @@ from typing import Any
 
 import pandas as pd
 import pyogrio
+import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from allocator.io import InputError, file_sha256, read_table
-from allocator.land.layers import geometry_problems, read_layer, restore_shapefile_names
+from allocator.land.layers import (
+    geometry_problems,
+    is_database,
+    read_label,
+    read_layer,
+    restore_shapefile_names,
+)
 from api.store import Dataset, audit, now
 from models.tables import FIRMS, PARCELS, PARKS, PROJECTS, SUPPLIES, Problem, TableSpec, parse_table
 
@@ -56,6 +63,12 @@ class Available:
     layers: tuple[str, ...] = ()
     rows: int | None = None
     source: str = "bundled"
+    url: str | None = None  # a database dataset: postgresql://…#table (registered by an admin)
+
+    @property
+    def location(self) -> str:
+        """What a scenario file the worker writes names: the file, or the database table."""
+        return self.url or str(self.path)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -65,7 +78,7 @@ class Available:
             "sha256": self.sha256,
             "rows": self.rows,
             "layers": list(self.layers),
-            "file": self.path.name,
+            "file": read_label(self.url) if self.url else self.path.name,
         }
 
 
@@ -110,6 +123,8 @@ def bundled(folder: Path) -> dict[str, Available]:
 
 
 def _stored(row: Dataset, data_dir: Path) -> Available:
+    if is_database(row.path):
+        return Available(row.id, row.kind, Path(), row.sha256, (), row.rows, "database", row.path)  # fmt: skip
     return Available(
         row.id,
         row.kind,
@@ -119,6 +134,37 @@ def _stored(row: Dataset, data_dir: Path) -> Available:
         row.rows,
         "upload",
     )
+
+
+def register_database(
+    session: Session, url: str, kind: str, key_id: str, max_parcels: int
+) -> tuple[Available, bool]:
+    """An admin's database table or query as a dataset, read and checked once now; its
+    id is the hash of the URL (the data may change: the hash is of what was read now)."""
+    if not is_database(url) or kind not in ("parcels", "layer"):
+        rule = "give a postgresql://…#table (or #query:SELECT …) URL and kind parcels or layer"
+        raise InputError([Problem("request", rule, field="url", value=read_label(url))])
+    dataset_id = "ds_" + hashlib.sha256(f"db:{kind}:{url}".encode()).hexdigest()[:16]
+    existing = session.get(Dataset, dataset_id)
+    if existing is not None:
+        return _stored(existing, Path()), False
+    frame, label = read_layer(Path(), url)
+    if kind == "parcels":
+        frame = restore_shapefile_names(frame, [c.name for c in PARCELS.columns])
+        _, problems = parse_table(pd.DataFrame(frame.drop(columns=frame.geometry.name)), PARCELS, label)  # fmt: skip
+        if problems:
+            raise InputError(problems)
+    if len(frame) > max_parcels:
+        rule = f"{len(frame):,} rows exceed the server limit max_parcels = {max_parcels:,}"
+        raise InputError([Problem(label, rule, field="max_parcels", value=str(len(frame)))])
+    digest = hashlib.sha256(pd.DataFrame(frame.drop(columns=frame.geometry.name)).to_csv().encode())
+    for wkb in shapely.to_wkb(frame.geometry.to_numpy()):
+        digest.update(wkb)
+    row = Dataset(id=dataset_id, kind=kind, filename=label, path=url, sha256=digest.hexdigest(),
+                  rows=len(frame), layers=[], created_at=now(), created_by=key_id)  # fmt: skip
+    session.add(row)
+    audit(session, key_id, "dataset.register", dataset_id, kind=kind, source=label)
+    return _stored(row, Path()), True
 
 
 def lookup(session: Session, data_dir: Path, bundled_dir: Path, dataset_id: str) -> Available:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -105,7 +106,7 @@ def materialise(document: dict[str, Any], folder: Path, resolve: dict[str, Avail
     def path_of(ref: str) -> str:
         match = REF.match(ref)
         assert match is not None  # checked on submission
-        found = str(resolve[match["id"]].path)
+        found = resolve[match["id"]].location
         return f"{found}#{match['layer']}" if match["layer"] else found
 
     data = dict(document["data"])
@@ -217,7 +218,7 @@ def check_submission(
         except (KeyError, ValueError) as exc:  # as the CLI: a rule the loader states in words
             raise InputError([Problem("scenario", str(exc.args[0]))]) from exc
         except InputError as exc:  # name the datasets, not the server's files
-            names = {a.path.name: a.id for a in resolve.values()}
+            names = {a.path.name: a.id for a in resolve.values() if a.url is None}
             raise InputError(
                 [
                     Problem(
@@ -239,6 +240,8 @@ def check_submission(
         "datasets": {k: v.sha256 for k, v in sorted(resolve.items())},
         "engine": version("allocator"),
     }
+    if any(a.url for a in resolve.values()):  # a table may change: never served from the store
+        content["submitted"] = secrets.token_hex(8)
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
     return Checked(document, base, digest, len(inputs.projects))
 

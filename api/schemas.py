@@ -215,12 +215,18 @@ class CompareRequest(BaseModel):
 class DatasetInfo(BaseModel):
     id: str
     kind: str
-    source: Literal["bundled", "upload"]
+    source: Literal["bundled", "upload", "database"]
     sha256: str
     rows: int | None
     layers: list[str]
     file: str
     created_at: dt.datetime | None = None
+
+
+class DatabaseDataset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(..., max_length=2000, description="postgresql://…#table or #query:SELECT …")
+    kind: Literal["parcels", "layer"]
 
 
 class KeyRequest(BaseModel):

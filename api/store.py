@@ -130,6 +130,8 @@ def audit(session: Session, key_id: str | None, action: str, target: str, **deta
 def connect(url: str) -> Engine:
     """An engine; SQLite gets WAL (readers never wait for the worker), a busy timeout and
     foreign keys."""
+    if url.startswith(("postgresql://", "postgres://")):  # psycopg 3 is the driver installed
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})

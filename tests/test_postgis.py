@@ -69,3 +69,35 @@ def _engine(url: str):
     import sqlalchemy
 
     return sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+
+
+def test_the_api_on_postgresql_with_an_admin_registered_table(tmp_path, database):
+    from tests.test_api import Service, bundle, settings_for
+
+    root = tmp_path / "bundle"
+    bundle(root)
+    parcels = gpd.read_file(root / "data" / "tiny" / "city.gpkg", layer="parcels")
+    parcels.to_postgis("api_parcels", _engine(database), index=False)
+    svc = Service(settings_for(tmp_path, root, run_worker=True, database_url=database))
+    body = {"url": f"{database}#api_parcels", "kind": "parcels"}
+    for role in ("viewer", "planner"):
+        assert svc.client.post("/v1/datasets/database", json=body, headers=svc.h(role)).status_code == 403  # fmt: skip
+    made = svc.client.post("/v1/datasets/database", json=body, headers=svc.h("admin"))
+    assert made.status_code == 201, made.text
+    info = made.json()
+    assert info["source"] == "database" and info["rows"] == 2 and info["file"].endswith("#api_parcels")  # fmt: skip
+    again = svc.client.post("/v1/datasets/database", json=body, headers=svc.h("admin"))
+    assert again.status_code == 200 and again.json()["id"] == info["id"]
+    url_in_scenario = svc.submit({"base": "tiny", "overrides": {"data": {"parcels": body["url"]}}})
+    assert url_in_scenario.status_code == 422  # a scenario names the dataset, never the URL
+    with svc.client:
+        sid = svc.submit({"base": "tiny", "overrides": {"data": {"parcels": info["id"]}}}).json()["id"]  # fmt: skip
+        job = svc.wait(sid)
+        assert job["status"] == "done" and job["result_status"] == "optimal", job
+        assert job["summary"]["land"]["sites"] == 1 and job["summary"]["land"]["projects_on_sites"] == 1  # fmt: skip
+        twin = svc.submit({"base": "tiny", "overrides": {"data": {"parcels": info["id"]}}}).json()
+        assert twin["deduplicated"] is False  # a table may have changed: solved again
+    import sqlalchemy
+
+    with _engine(database).connect() as conn:  # the store is this PostgreSQL
+        assert conn.execute(sqlalchemy.text("SELECT count(*) FROM scenarios")).scalar() == 2
