@@ -46,6 +46,7 @@ def main() -> None:
     print()
     shown = results["serial"][["variant", "resources.energy.supply_factor", "status", "gap",
                                "value_wan_cny", "approved"]]  # fmt: skip
+    shown = shown.assign(**{"resources.energy.supply_factor": shown["resources.energy.supply_factor"].map("{:.4f}".format)})  # fmt: skip
     print(table(list(shown.columns), shown.astype(object).values.tolist()))
     print(f"\nidentical rows serial vs Dask: {same}; speed-up {serial_t / dask_t:.2f}×")
     print(f"Machine: {machine()}")
