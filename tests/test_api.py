@@ -224,6 +224,7 @@ ENDPOINTS = [  # method, path, minimum role
     ("POST", "/v1/scenarios", "planner"),
     ("POST", "/v1/compare", "planner"),
     ("POST", "/v1/datasets", "planner"),
+    ("POST", "/v1/datasets/database", "admin"),
     ("DELETE", "/v1/scenarios/{sid}", "planner"),
     ("GET", "/v1/keys", "admin"),
     ("POST", "/v1/keys", "admin"),
