@@ -22,6 +22,7 @@ import pandas as pd
 
 from allocator.io import InputError, file_sha256
 from allocator.land import findings as fnd
+from allocator.land import partition as part
 from allocator.land.evaluation import grade
 from allocator.land.layers import (
     area_mu,
@@ -89,7 +90,14 @@ def _load_parcels(
     )
     if any(p.row is None for p in problems):  # a column problem: nothing else can be checked
         raise InputError(problems)
-    geo_bad, geo_problems = geometry_problems(raw, label, "parcel_id")
+    n = part.partitions_for(sc.land.partitions, len(raw))
+    parts = part.spatial_partitions(raw, n) if n else None
+    if parts is not None:
+        geo_bad, geo_problems = part.geometry_problems_by_part(
+            lambda f: geometry_problems(f, label, "parcel_id"), raw, parts
+        )
+    else:
+        geo_bad, geo_problems = geometry_problems(raw, label, "parcel_id")
     problems += [
         Problem(p.file, p.rule, (p.row or 0) + 1, p.field, p.value, p.key) for p in geo_problems
     ]
@@ -97,7 +105,12 @@ def _load_parcels(
     bad[[(p.row or 2) - 2 for p in problems]] = True
     parcels = gpd.GeoDataFrame(table, geometry=raw.geometry.to_numpy(), crs=raw.crs)
     problems += _date_problems(parcels, label, sc.as_of, bad)
-    if districts is not None:
+    if districts is not None and parts is not None:
+        found = part.run(
+            lambda pos: _district_problems(parcels.iloc[pos], districts, label, bad[pos]), parts
+        )
+        problems += sorted((p for f in found for p in f), key=lambda p: p.row or 0)
+    elif districts is not None:
         problems += _district_problems(parcels, districts, label, bad)
     return parcels, problems
 
@@ -223,21 +236,13 @@ def scan(
     reusable = reusable.assign(parcel_area_mu=reusable["area_mu"])
     exclusions = [_layer(sc, base, spec) for spec in sc.data.exclusions]
     blocked = pd.concat(exclusions, ignore_index=True) if exclusions else None
-    pieces, removed = clip(
-        reusable[
-            [
-                "parcel_id",
-                "park",
-                "district",
-                "source",
-                "land_price_wan_cny",
-                "parcel_area_mu",
-                "geometry",
-            ]
-        ],
-        blocked,
-        sc.land.sites,
-    )
+    columns = ["parcel_id", "park", "district", "source", "land_price_wan_cny", "parcel_area_mu",
+               "geometry"]  # fmt: skip
+    n = part.partitions_for(sc.land.partitions, len(parcels))
+    if n and len(reusable):
+        pieces, removed = _clip_by_part(reusable[columns], blocked, sc, n)
+    else:
+        pieces, removed = clip(reusable[columns], blocked, sc.land.sites)
     sites, site_of_piece = build_sites(pieces, parks, sc.land.sites, sc.as_of)
     site_ids = (
         pd.Series(site_of_piece, index=pieces["parcel_id"])
@@ -247,6 +252,23 @@ def scan(
     parcels["site_id"] = parcels["parcel_id"].map(site_ids).fillna("")
     earned = _earned_quota(parcels, sc)
     return LandScan(parcels, findings, sites, removed, grades, earned, districts, warnings)
+
+
+def _clip_by_part(
+    reusable: gpd.GeoDataFrame, blocked: gpd.GeoDataFrame | None, sc: Scenario, n: int
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """``clip`` on spatial partitions, the pieces and removed parts in the single order."""
+    order = dict(zip(reusable["parcel_id"], range(len(reusable)), strict=True))
+
+    def one(pos: np.ndarray) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+        kept, cut = clip(reusable.iloc[pos].assign(_order=pos), blocked, sc.land.sites)
+        return kept, cut.assign(_order=cut["parcel_id"].map(order))
+
+    done = part.run(one, part.spatial_partitions(reusable, n))
+    pieces = part.concat_in_order([d[0] for d in done])
+    removed = part.concat_in_order([d[1] for d in done])
+    return (gpd.GeoDataFrame(pieces, geometry="geometry", crs=reusable.crs),
+            gpd.GeoDataFrame(removed, geometry="geometry", crs=reusable.crs))  # fmt: skip
 
 
 def _earned_quota(parcels: pd.DataFrame, sc: Scenario) -> pd.DataFrame:
