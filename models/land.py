@@ -144,7 +144,8 @@ class Land(Strict):
         None,
         ge=0,
         description="Spatial partitions of the scan's row-wise steps (dask-geopandas); 0 or 1: "
-        "none; empty: 8 above 200,000 parcels, else none. Results are the same either way.",
+        "none; empty: 8 above 200,000 parcels on 4 or more cores, else none. Results are the "
+        "same either way.",
     )
     stated_area_tolerance: float = Field(
         0.05, ge=0, description="Warn where geometry area differs from stated_area_mu by more."
