@@ -15,6 +15,11 @@ Grid file::
     samples:                                # with --samples N: N draws of these
       resources.coal.supply_factor: {uniform: [0.9, 1.1]}
       freed_share: {normal: [0.8, 0.05]}
+      projects.annual_value_added_wan_cny: {lognormal: [0.0, 0.1]}
+
+A ``projects.<column>`` entry multiplies that column of the projects table by an independent
+draw per project (uncertain project values); the variant's row shows the distribution and
+the seed of its draws, e.g. ``lognormal(0.0, 0.1) seed 1234``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import copy
 import hashlib
 import itertools
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -72,6 +78,13 @@ def set_path(doc: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
 
 
 def _draw(rng: np.random.Generator, spec: Any, where: str) -> Any:
+    if where.startswith("projects."):  # a factor per project, drawn where the variant runs
+        kind, args = next(iter(spec.items())) if isinstance(spec, dict) and len(spec) == 1 else ("", ())  # fmt: skip
+        if kind not in ("uniform", "normal", "lognormal"):
+            raise ValueError(f"samples.{where}: give uniform, normal or lognormal, e.g. "
+                             f"{{lognormal: [0.0, 0.1]}}; got {spec!r}")  # fmt: skip
+        a, b = (float(x) for x in args)
+        return f"{kind}({a}, {b}) seed {int(rng.integers(2**31))}"
     if not (isinstance(spec, dict) and len(spec) == 1 and next(iter(spec)) in DISTRIBUTIONS):
         raise ValueError(f"samples.{where}: give one of {', '.join(DISTRIBUTIONS)}, e.g. "
                          f"{{uniform: [0.9, 1.1]}}; got {spec!r}")  # fmt: skip
@@ -118,6 +131,27 @@ def variants(grid_file: Path, samples: int = 0, seed: int = 0) -> list[dict[str,
     return out
 
 
+def _scaled_projects(doc: dict[str, Any], column: str, draw: str, folder: Path) -> dict[str, Any]:
+    """The document with its projects table's ``column`` multiplied per project by draws
+    ``kind(a, b) seed s`` (written as a new table in ``folder``)."""
+    from allocator.io import read_table
+
+    match = re.fullmatch(r"(\w+)\(([-\d.e]+), ([-\d.e]+)\) seed (\d+)", draw)
+    if match is None:
+        raise ValueError(f"projects.{column}: not a draw: {draw!r}")
+    kind, a, b, seed = match[1], float(match[2]), float(match[3]), int(match[4])
+    table = read_table(Path(doc["data"]["projects"]))
+    if column not in table.columns:
+        raise ValueError(f"projects.{column}: the projects table has no such column")
+    rng = np.random.default_rng(seed)
+    factor = {"uniform": rng.uniform, "normal": rng.normal, "lognormal": rng.lognormal}[kind]
+    values = pd.to_numeric(table[column], errors="coerce") * factor(a, b, len(table))  # type: ignore[operator]
+    table[column] = values.round(4).astype(object).where(values.notna(), "")
+    target = folder / "projects.csv"
+    table.to_csv(target, index=False)
+    return set_path(doc, "data.projects", str(target))
+
+
 def solve_variant(base_doc: dict[str, Any], settings: dict[str, Any], cache: str | None) -> dict[str, Any]:  # fmt: skip
     """Solve one variant; a row of results (or of its error). Runs on a Dask worker."""
     if cache:
@@ -128,9 +162,13 @@ def solve_variant(base_doc: dict[str, Any], settings: dict[str, Any], cache: str
     try:
         doc = base_doc
         for key, value in settings.items():
-            doc = set_path(doc, key, value)
+            if not key.startswith("projects."):
+                doc = set_path(doc, key, value)
         doc = set_path(doc, "solver.threads", 1)
         with tempfile.TemporaryDirectory(prefix="allocator-variant-") as tmp:
+            for key, value in settings.items():
+                if key.startswith("projects."):
+                    doc = _scaled_projects(doc, key.removeprefix("projects."), value, Path(tmp))
             path = Path(tmp) / "scenario.yaml"
             path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), "utf-8")
             run = solve_scenario(path)

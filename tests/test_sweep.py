@@ -78,3 +78,23 @@ def test_sweep_command_writes_csv_and_parquet(city, tmp_path):
     broken = write_grid(tmp_path / "broken.yaml", {"grid": {"x": 1}})
     bad = CliRunner().invoke(app, ["sweep", str(city), "--grid", str(broken)])
     assert bad.exit_code == 2 and "grid.x" in bad.output
+
+
+def test_uncertain_project_values_are_drawn_per_project_and_seeded(city, tmp_path):
+    grid = write_grid(tmp_path / "g.yaml", {"samples": {
+        "projects.annual_value_added_wan_cny": {"lognormal": [0.0, 0.5]}}})  # fmt: skip
+    settings = variants(grid, samples=4, seed=3)
+    assert all(s["projects.annual_value_added_wan_cny"].startswith("lognormal(0.0, 0.5) seed ")
+               for s in settings)  # fmt: skip
+    first, _ = run_sweep(city, settings, serial=True)
+    again, _ = run_sweep(city, settings, serial=True)
+    pd.testing.assert_frame_equal(first, again)
+    assert (first["status"] == "optimal").all() and first["value_wan_cny"].nunique() == 4
+    base, _ = run_sweep(city, [{}], serial=True)
+    assert base["value_wan_cny"].iloc[0] not in set(first["value_wan_cny"])
+    bad = write_grid(tmp_path / "bad.yaml", {"samples": {"projects.x": {"choice": [1, 2]}}})
+    with pytest.raises(InputError, match="give uniform, normal or lognormal"):
+        variants(bad, samples=1)
+    missing = write_grid(tmp_path / "m.yaml", {"samples": {"projects.nope": {"uniform": [1, 2]}}})
+    row, _ = run_sweep(city, variants(missing, samples=1), serial=True)
+    assert row["status"].iloc[0] == "error" and "no such column" in row["error"].iloc[0]
