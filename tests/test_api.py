@@ -562,3 +562,20 @@ def test_openapi_fuzz_never_gives_a_server_error(idle: Service) -> None:
             assert response.status_code < 500, (case.method, case.path, response.text)
 
         fuzz()
+
+
+def test_keys_create_command_makes_a_key_the_service_accepts(tmp_path, bundled, monkeypatch):
+    from typer.testing import CliRunner
+
+    from allocator.cli import app as cli
+
+    monkeypatch.setenv("ALLOCATOR_DATA_DIR", str(tmp_path / "var"))
+    made = CliRunner().invoke(cli, ["keys", "create", "--name", "wf", "--role", "viewer"])
+    assert made.exit_code == 0, made.output
+    key = made.output.split("key (shown once): ")[1].split()[0]
+    svc = Service(settings_for(tmp_path, bundled))
+    assert svc.client.get("/v1/datasets", headers={"X-API-Key": key}).status_code == 200
+    assert svc.client.post("/v1/scenarios", json={"base": "tiny"},
+                           headers={"X-API-Key": key}).status_code == 403  # fmt: skip
+    bad = CliRunner().invoke(cli, ["keys", "create", "--name", "x", "--role", "root"])
+    assert bad.exit_code == 2 and "--role was 'root'" in bad.output
