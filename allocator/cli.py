@@ -326,6 +326,13 @@ def land_scan(
             "(flagged parcels; reuse sites in <table>_sites)."
         ),
     ] = None,
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Spatial partitions (dask-geopandas); 0: none; default: land.partitions.",
+        ),
+    ] = None,
 ) -> None:
     """Scan the parcel layer and write the reuse list, without allocating."""
     from allocator.land.layers import is_database, read_label, write_database
@@ -341,7 +348,7 @@ def land_scan(
         raise typer.Exit(EXIT_INVALID)
     try:
         with err.status("scanning the parcel layer"):
-            inputs, result = land_of(scenario)
+            inputs, result = land_of(scenario, partitions)
     except InputError as exc:
         _report_problems(exc)
         raise typer.Exit(EXIT_INVALID) from None

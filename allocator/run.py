@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,9 +43,13 @@ class Run:
         return self.allocation.placed if self.allocation else pd.Series(dtype=object)
 
 
-def land_of(path: Path) -> tuple[Inputs, LandScan]:
-    """The inputs of a scenario and its land scan (cached); the scenario needs parcels."""
+def land_of(path: Path, partitions: int | None = None) -> tuple[Inputs, LandScan]:
+    """The inputs of a scenario and its land scan (cached); the scenario needs parcels.
+    ``partitions`` overrides the scenario's ``land.partitions``."""
     inputs = load_inputs(path)
+    if partitions is not None:
+        rules = inputs.scenario.land.model_copy(update={"partitions": partitions})
+        inputs = replace(inputs, scenario=inputs.scenario.model_copy(update={"land": rules}))
     sc = inputs.scenario
     if not sc.data.parcels:
         raise InputError([Problem(path.name, "the scenario names no parcel layer",
