@@ -98,3 +98,15 @@ def test_uncertain_project_values_are_drawn_per_project_and_seeded(city, tmp_pat
     missing = write_grid(tmp_path / "m.yaml", {"samples": {"projects.nope": {"uniform": [1, 2]}}})
     row, _ = run_sweep(city, variants(missing, samples=1), serial=True)
     assert row["status"].iloc[0] == "error" and "no such column" in row["error"].iloc[0]
+
+
+def test_sweep_on_a_running_scheduler(city, tmp_path):
+    from dask.distributed import LocalCluster
+
+    grid = write_grid(tmp_path / "grid.yaml", {"grid": {"resources.energy.supply_factor": [0.5, 1.0]}})  # fmt: skip
+    settings = variants(grid)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:  # fmt: skip
+        remote, _ = run_sweep(city, settings, scheduler=cluster.scheduler_address)
+        assert len(cluster.scheduler.workers) == 1  # the cluster given, not a new one
+    serial, _ = run_sweep(city, settings, serial=True)
+    pd.testing.assert_frame_equal(remote, serial)
