@@ -53,7 +53,7 @@ LABELS: dict[str, dict[str, str]] = {
     "supply": {"zh": "供给", "en": "Supply"},
     "used": {"zh": "使用", "en": "Used"},
     "purchased": {"zh": "购买", "en": "Purchased"},
-    "marginal": {"zh": "边际价值(万元/单位)", "en": "Marginal value (万元/unit)"},
+    "marginal": {"zh": "边际价值(万元/单位,LP)", "en": "Marginal value (万元/unit, LP)"},
     "map": {
         "zh": "地图:区县、园区、再利用地块与批准项目",
         "en": "Map: districts, parks, reuse sites, approved projects",
@@ -140,21 +140,35 @@ def _plt() -> Any:
 
 
 def resource_charts(resources: pd.DataFrame, lab: dict[str, str]) -> list[dict[str, str]]:
-    """Per resource: supply, used and purchased per year (all scopes summed), as SVG."""
+    """Per resource: supply, used and purchased per year (all scopes summed) as bars, and
+    the marginal value of each supply row (LP relaxation, 万元 per unit) as lines on the
+    right axis, one per scope."""
     plt = _plt()
     charts = []
     for name, rows in resources.groupby("resource", sort=False):
         per_year = rows.groupby("year")[["supply", "used", "purchased"]].sum()
-        fig, ax = plt.subplots(figsize=(4.2, 2.4))
+        fig, ax = plt.subplots(figsize=(4.4, 2.5))
         width = 0.27
         years = list(per_year.index)
-        for i, (col, color) in enumerate(
-            (("supply", "#9ecae1"), ("used", "#3182bd"), ("purchased", "#e6550d"))
-        ):
+        bars = (("supply", "#9ecae1"), ("used", "#3182bd"), ("purchased", "#e6550d"))
+        for i, (col, color) in enumerate(bars):
             ax.bar([y + (i - 1) * width for y in years], per_year[col], width, label=lab[col], color=color)  # fmt: skip
         ax.set_xticks(years)
         ax.set_title(f"{name} ({rows['unit'].iloc[0]})")
-        ax.legend(frameon=False, fontsize=8)
+        right = ax.twinx()
+        for i, (_, scope) in enumerate(rows.groupby("scope", sort=True)):
+            right.plot(scope["year"], scope["dual_lp_wan_cny_per_unit"], color="#444", marker=".",
+                       linewidth=0.8, label=lab["marginal"] if i == 0 else None)  # fmt: skip
+        right.set_ylim(bottom=0)
+        handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+        ax.legend(
+            handles=handles,
+            frameon=False,
+            fontsize=7,
+            ncol=2,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.12),
+        )  # below the axes: the bars stay clear
         charts.append({"resource": str(name), "svg": _svg(fig)})
     return charts
 
