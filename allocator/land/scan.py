@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import os
 import pickle
+import tempfile
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -314,8 +315,8 @@ def scan_land(
     if not cached:
         return result
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as handle:
+    handle_fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", dir=folder)  # one per writer
+    with os.fdopen(handle_fd, "wb") as handle:
         pickle.dump(result, handle)
-    tmp.replace(path)
+    Path(tmp).replace(path)  # two processes scanning the same inputs: the last one wins whole
     return result
