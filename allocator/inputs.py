@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -61,6 +62,11 @@ def load_scenario(path: Path) -> Scenario:
         document = load_document(path)
     except ValueError as exc:
         raise InputError([Problem(path.name, str(exc))]) from exc
+    return validated(document, path.name)
+
+
+def validated(document: dict[str, Any], file: str) -> Scenario:
+    """The scenario of a document; every rule it breaks becomes a ``Problem`` of ``file``."""
     try:
         return Scenario.model_validate(document)
     except ValidationError as exc:
@@ -69,7 +75,7 @@ def load_scenario(path: Path) -> Scenario:
             loc = ".".join(str(p) for p in err["loc"])
             value = err.get("input")
             shown = None if isinstance(value, dict | list) else str(value)
-            problems.append(Problem(path.name, err["msg"], field=loc or None, value=shown))
+            problems.append(Problem(file, err["msg"], field=loc or None, value=shown))
         raise InputError(problems) from exc
 
 

@@ -39,7 +39,7 @@ import pandas as pd
 import yaml
 
 from allocator.io import InputError
-from models.scenario import load_document
+from models.scenario import load_document, map_sources
 from models.tables import Problem
 
 DISTRIBUTIONS = ("uniform", "normal", "lognormal", "choice")
@@ -48,20 +48,14 @@ DISTRIBUTIONS = ("uniform", "normal", "lognormal", "choice")
 def _absolute_data(doc: dict[str, Any], base: Path) -> dict[str, Any]:
     """The document with its data paths made absolute (variants are written elsewhere)."""
 
-    def absolute(value: Any) -> Any:
-        if not isinstance(value, str) or "://" in value:  # a database URL stays as it is
+    def absolute(value: str) -> str:
+        if "://" in value:  # a database URL stays as it is
             return value
         path, _, layer = value.partition("#")
         full = str((base / path).resolve())
         return f"{full}#{layer}" if layer else full
 
-    data = dict(doc.get("data") or {})
-    for key, value in list(data.items()):
-        if key == "exclusions":
-            data[key] = [absolute(v) for v in value or []]
-        elif key != "extra_project_columns":
-            data[key] = absolute(value)
-    return {**doc, "data": data}
+    return {**doc, "data": map_sources(doc.get("data") or {}, absolute)}
 
 
 def set_path(doc: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import secrets
-import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,18 +21,15 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 import yaml
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from allocator.inputs import load_inputs
+from allocator.inputs import load_inputs, validated
 from allocator.io import InputError
 from api.datasets import REF, REF_RULE, Available, lookup, store_upload
 from api.settings import ApiSettings
 from api.store import Job
-from models.scenario import DataSources, Scenario, load_document, merge
+from models.scenario import SOURCE_KEYS, DataSources, load_document, map_sources, merge
 from models.tables import Problem
-
-SOURCES = ("projects", "firms", "supplies", "parks", "parcels", "districts")
 
 
 class NotFound(LookupError):
@@ -61,7 +57,7 @@ def bundled_scenarios(folder: Path) -> dict[str, Path]:
 
 def _refs(data: dict[str, Any]) -> list[tuple[str, str]]:
     """(location, reference) of every input a scenario's ``data`` names."""
-    out = [(f"data.{k}", data[k]) for k in SOURCES if isinstance(data.get(k), str)]
+    out = [(f"data.{k}", data[k]) for k in SOURCE_KEYS if isinstance(data.get(k), str)]
     out += [(f"data.exclusions.{i}", v) for i, v in enumerate(data.get("exclusions") or [])]
     return out
 
@@ -69,9 +65,7 @@ def _refs(data: dict[str, Any]) -> list[tuple[str, str]]:
 def _as_ids(data: dict[str, Any], scenario_dir: Path, bundled_dir: Path) -> dict[str, Any]:
     """Paths of a bundled scenario (relative to its folder) as bundled dataset ids."""
 
-    def to_id(value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
+    def to_id(value: str) -> str:
         path, _, layer = value.partition("#")
         full = Path(os.path.normpath(scenario_dir.resolve() / path))
         try:
@@ -83,20 +77,7 @@ def _as_ids(data: dict[str, Any], scenario_dir: Path, bundled_dir: Path) -> dict
         ref = f"{rel.parts[0]}.{Path(rel.parts[1]).stem}".lower()
         return f"{ref}#{layer}" if layer else ref
 
-    out = {k: to_id(v) for k, v in data.items() if k != "exclusions"}
-    if "exclusions" in data:
-        out["exclusions"] = [to_id(v) for v in data["exclusions"] or []]
-    return out
-
-
-def _problems_of(exc: ValidationError, prefix: str) -> list[Problem]:
-    out = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        value = err.get("input")
-        shown = None if isinstance(value, dict | list) else str(value)
-        out.append(Problem(prefix, err["msg"], field=loc or None, value=shown))
-    return out
+    return map_sources(data, to_id)
 
 
 def materialise(document: dict[str, Any], folder: Path, resolve: dict[str, Available]) -> Path:
@@ -109,11 +90,7 @@ def materialise(document: dict[str, Any], folder: Path, resolve: dict[str, Avail
         found = resolve[match["id"]].location
         return f"{found}#{match['layer']}" if match["layer"] else found
 
-    data = dict(document["data"])
-    for key in SOURCES:
-        if isinstance(data.get(key), str):
-            data[key] = path_of(data[key])
-    data["exclusions"] = [path_of(v) for v in data.get("exclusions") or []]
+    data = map_sources(document["data"], path_of)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "scenario.yaml"
     text = yaml.safe_dump({**document, "data": data}, sort_keys=False, allow_unicode=True)
@@ -202,10 +179,7 @@ def check_submission(
             problems.append(Problem("scenario", "no dataset with this id", field=loc, value=ref))
     if problems:
         raise InputError(problems)
-    try:
-        model = Scenario.model_validate(doc)
-    except ValidationError as exc:
-        raise InputError(_problems_of(exc, "scenario")) from exc
+    model = validated(doc, "scenario")
     if model.solver.time_limit_s > settings.max_time_limit_s:
         rule = f"exceeds the server limit max_time_limit_s = {settings.max_time_limit_s:g}"
         field, value = "solver.time_limit_s", f"{model.solver.time_limit_s:g}"
@@ -263,7 +237,3 @@ def resolve_all(
                 session, settings.data_dir, settings.bundled_data_dir, match["id"]
             )
     return out
-
-
-def clear(folder: Path) -> None:
-    shutil.rmtree(folder, ignore_errors=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -480,6 +481,21 @@ def merge(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+SOURCE_KEYS = ("projects", "firms", "supplies", "parks", "parcels", "districts")
+
+
+def map_sources(data: dict[str, Any], fn: Callable[[str], Any]) -> dict[str, Any]:
+    """A copy of a scenario's ``data`` with ``fn`` applied to every input it names: each
+    table and layer entry, and each exclusion layer."""
+    out = dict(data)
+    for key in SOURCE_KEYS:
+        if isinstance(out.get(key), str):
+            out[key] = fn(out[key])
+    if isinstance(out.get("exclusions"), list):
+        out["exclusions"] = [fn(v) if isinstance(v, str) else v for v in out["exclusions"]]
+    return out
+
+
 def _relocate(doc: dict[str, Any], base_dir: Path, target_dir: Path) -> dict[str, Any]:
     """Rewrite the base's relative data paths so that they stay right from ``target_dir``."""
     data = doc.get("data")
@@ -493,13 +509,7 @@ def _relocate(doc: dict[str, Any], base_dir: Path, target_dir: Path) -> dict[str
         moved = os.path.relpath(Path(base_dir, path).resolve(), target_dir)
         return f"{moved}#{layer}" if layer else moved
 
-    moved = dict(data)
-    for key in ("projects", "firms", "supplies", "parks", "parcels", "districts"):
-        if isinstance(moved.get(key), str):
-            moved[key] = move(moved[key])
-    if isinstance(moved.get("exclusions"), list):
-        moved["exclusions"] = [move(v) if isinstance(v, str) else v for v in moved["exclusions"]]
-    return {**doc, "data": moved}
+    return {**doc, "data": map_sources(data, move)}
 
 
 def load_document(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
