@@ -4,9 +4,8 @@ import contextlib
 import functools
 import hashlib
 import json
-import logging
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -59,7 +58,6 @@ from api.worker import Dispatcher
 from models.result import Summary
 from models.tables import Problem
 
-log = logging.getLogger("allocator.api")
 API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
 BEARER = HTTPBearer(auto_error=False, description="The same API key as a bearer token.")
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -235,7 +233,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         },
     )
     def submit(
-        request: Request,
         response: Response,
         session: Db,
         key: Planner,
@@ -393,7 +390,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     def summary(session: Db, _: Viewer, scenario_id: str) -> Response:
         _job, folder = result_of(session, scenario_id)
         path = folder / "summary.json"
-        return Response(_file_bytes(path, path.stat().st_mtime_ns), media_type="application/json")
+        return Response(_cached(path, Path.read_bytes), media_type="application/json")
 
     @app.get(
         "/v1/scenarios/{scenario_id}/allocations",
@@ -482,7 +479,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 "request", "not a coordinate reference system pyproj knows", field="crs", value=crs
             )
             return invalid([problem])
-        frame = _layer(gpkg, layer).to_crs(target)
+        frame = gpd.read_file(gpkg, layer=layer, engine="pyogrio").to_crs(target)
         return Response(
             frame.to_json(drop_id=True, ensure_ascii=False), media_type="application/geo+json"
         )
@@ -518,9 +515,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         if not (fa / "allocations.csv").exists() or not (fb / "allocations.csv").exists():
             raise HTTPException(409, "both scenarios need a solution to be compared")
         diff = compare(fa, fb)
-        diff["a"]["folder"], diff["b"]["folder"] = body.a, body.b
-        diff["a"]["scenario_id"] = diff["a"].pop("folder")
-        diff["b"]["scenario_id"] = diff["b"].pop("folder")
+        for side, scenario_id in (("a", body.a), ("b", body.b)):
+            del diff[side]["folder"]  # the server's path: the caller knows the scenario id
+            diff[side]["scenario_id"] = scenario_id
         return diff
 
     # -- datasets -------------------------------------------------------------------------
@@ -609,8 +606,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         "/v1/keys", status_code=201, tags=["keys"], summary="Create an API key", responses=ERRORS
     )
     def new_key(session: Db, key: Admin, body: s.KeyRequest) -> s.KeyCreated:
-        row, secret_key = create_key(session, body.name, body.role)
-        audit(session, key.id, "key.create", row.id, role=body.role)
+        row, secret_key = create_key(session, body.name, body.role, by=key.id)
         return s.KeyCreated(
             id=row.id,
             name=row.name,
@@ -652,38 +648,34 @@ def _solver_check() -> str:
         return f"unavailable: {type(exc).__name__}"
 
 
-@functools.lru_cache(maxsize=64)
-def _cached_table(path: Path, mtime_ns: int) -> list[dict[str, Any]]:
-    del mtime_ns
+@functools.lru_cache(maxsize=128)
+def _read(path: Path, mtime_ns: int, parse: Callable[[Path], Any]) -> Any:
+    del mtime_ns  # part of the key: a rewritten file is read again
+    return parse(path)
+
+
+def _cached(path: Path, parse: Callable[[Path], Any]) -> Any:
+    """``parse(path)``, once per version of the file (results never change once written)."""
+    return _read(path, path.stat().st_mtime_ns, parse)
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
     frame = pd.read_csv(path, encoding="utf-8-sig", dtype={"site_id": str, "start_year": "Int64"})
     return json.loads(frame.to_json(orient="records", force_ascii=False))
 
 
+def _by_project(path: Path) -> dict[str, Any]:
+    return {n["project_id"]: n for n in json.loads(path.read_text(encoding="utf-8"))}
+
+
 def _table(folder: Path, name: str) -> list[dict[str, Any]]:
-    """The rows of a result table (results never change once written: read once)."""
+    """The rows of a result table."""
     path = folder / name
     if not path.exists():
         raise HTTPException(409, f"this result has no {name} (no solution; see /summary)")
-    return _cached_table(path, path.stat().st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=64)
-def _file_bytes(path: Path, mtime_ns: int) -> bytes:
-    del mtime_ns
-    return path.read_bytes()
-
-
-@functools.lru_cache(maxsize=16)
-def _explanations_at(path: Path, mtime_ns: int) -> dict[str, Any]:
-    del mtime_ns
-    notes = json.loads(path.read_text(encoding="utf-8"))
-    return {n["project_id"]: n for n in notes}
+    return _cached(path, _rows)
 
 
 def _explanations(folder: Path) -> dict[str, Any]:
     path = folder / "explanations.json"
-    return _explanations_at(path, path.stat().st_mtime_ns) if path.exists() else {}
-
-
-def _layer(gpkg: Path, layer: str) -> gpd.GeoDataFrame:
-    return gpd.read_file(gpkg, layer=layer, engine="pyogrio")
+    return _cached(path, _by_project) if path.exists() else {}

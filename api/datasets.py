@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
 import pyogrio
 import shapely
@@ -149,11 +150,7 @@ def register_database(
     if existing is not None:
         return _stored(existing, Path()), False
     frame, label = read_layer(Path(), url)
-    if kind == "parcels":
-        frame = restore_shapefile_names(frame, [c.name for c in PARCELS.columns])
-        _, problems = parse_table(pd.DataFrame(frame.drop(columns=frame.geometry.name)), PARCELS, label)  # fmt: skip
-        if problems:
-            raise InputError(problems)
+    frame = _checked_layer(frame, kind, label)
     if len(frame) > max_parcels:
         rule = f"{len(frame):,} rows exceed the server limit max_parcels = {max_parcels:,}"
         raise InputError([Problem(label, rule, field="max_parcels", value=str(len(frame)))])
@@ -214,9 +211,9 @@ def _check_table(path: Path, kind: str, label: str) -> int:
     return len(raw)
 
 
-def _check_layer(path: Path, kind: str, label: str, layer: str | None) -> tuple[int, list[str]]:
-    spec = f"{path.name}#{layer}" if layer else path.name
-    frame, _ = read_layer(path.parent, spec)
+def _checked_layer(frame: gpd.GeoDataFrame, kind: str, label: str) -> gpd.GeoDataFrame:
+    """A layer read for a dataset, checked as the land scan checks it: a parcel layer's
+    columns and geometries; any other layer's coordinate reference system."""
     problems: list[Problem] = []
     if kind == "parcels":
         frame = restore_shapefile_names(frame, [c.name for c in PARCELS.columns])
@@ -228,7 +225,12 @@ def _check_layer(path: Path, kind: str, label: str, layer: str | None) -> tuple[
         problems.append(Problem(label, "the layer has no coordinate reference system"))
     if problems:
         raise InputError(problems)
-    return len(frame), list(_layers(path))
+    return frame
+
+
+def _check_layer(path: Path, kind: str, label: str, layer: str | None) -> tuple[int, list[str]]:
+    frame, _ = read_layer(path.parent, f"{path.name}#{layer}" if layer else path.name)
+    return len(_checked_layer(frame, kind, label)), list(_layers(path))
 
 
 def store_upload(

@@ -160,8 +160,9 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(session: Session, name: str, role: str) -> tuple[ApiKey, str]:
-    """A new API key; the key itself is returned once and only its hash is stored."""
+def create_key(session: Session, name: str, role: str, by: str | None = None) -> tuple[ApiKey, str]:
+    """A new API key (made by key ``by``, or on the server); the key itself is returned
+    once and only its hash is stored."""
     if role not in ROLES:
         raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
     key_id = "key_" + secrets.token_hex(6)
@@ -175,7 +176,7 @@ def create_key(session: Session, name: str, role: str) -> tuple[ApiKey, str]:
         created_at=now(),
     )
     session.add(row)
-    audit(session, None, "key.create", key_id, name=name, role=role)
+    audit(session, by, "key.create", key_id, name=name, role=role)
     return row, key
 
 

@@ -212,16 +212,16 @@ class Dispatcher:
                 job = session.get(Job, job_id)
                 if job is None:
                     continue
+                stop = None
                 if job.cancel_requested:
+                    stop = ("cancelled", "cancelled while running")
+                elif time.monotonic() - run.started > self.settings.max_job_wall_s:
+                    limit = self.settings.max_job_wall_s
+                    stop = ("failed", f"stopped after max_job_wall_s = {limit:g} s")
+                if stop is not None:
                     run.process.kill()
                     run.process.join(5)
-                    self._finish(session, job_id, "cancelled", None, "cancelled while running")
-                    continue
-                if time.monotonic() - run.started > self.settings.max_job_wall_s:
-                    run.process.kill()
-                    run.process.join(5)
-                    reason = f"stopped after max_job_wall_s = {self.settings.max_job_wall_s:g} s"
-                    self._finish(session, job_id, "failed", None, reason)
+                    self._finish(session, job_id, stop[0], None, stop[1])
                     continue
                 job.heartbeat_at = now()
                 job.progress = run.progress or job.progress
