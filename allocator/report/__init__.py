@@ -23,7 +23,7 @@ import geopandas as gpd
 import jinja2
 import pandas as pd
 
-from allocator.compare import compare
+from allocator.compare import compare, load_result
 
 HERE = Path(__file__).parent
 CRS_MAP = "EPSG:4490"
@@ -245,24 +245,26 @@ def build(
     layers when given (the page then loads tiles from that server)."""
     if lang not in LANGS:
         raise ValueError(f"--lang was {lang!r} but is expected to be one of {', '.join(LANGS)}")
-    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     lab = _labels(lang)
     has_solution = (folder / "allocations.csv").exists()
-    alloc = pd.read_csv(folder / "allocations.csv", encoding="utf-8-sig",
-                        dtype={"site_id": str}) if has_solution else pd.DataFrame()  # fmt: skip
-    resources = pd.read_csv(folder / "resources.csv", encoding="utf-8-sig") if has_solution else pd.DataFrame()  # fmt: skip
+    if has_solution:
+        files = load_result(folder)
+        summary, alloc, resources = files["summary"], files["allocations"], files["resources"]
+    else:  # infeasible or no solution: the summary (and its diagnosis) only
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        alloc = resources = pd.DataFrame()
     approved = alloc[alloc["status"] == "approved"] if has_solution else alloc
     land = summary.get("land") or {}
     parts = summary.get("objective_parts") or {}
     gap = summary.get("gap")
     value = summary.get("objective_wan_cny")
     purchases = parts.get("purchase_cost_wan_cny")
-    counts = summary["projects"]
+    projects = summary["projects"]
     headline = [
         ("status", summary["status"], summary["status"]),
         ("gap", gap, "–" if gap is None else f"{gap:.4%}"),
         ("value", value, "–" if value is None else f"{value:,.0f}"),
-        *[(k, counts.get(k, 0), f"{counts.get(k, 0):,}") for k in STATUS_WORDS],
+        *[(k, projects.get(k, 0), f"{projects.get(k, 0):,}") for k in STATUS_WORDS],
         ("purchase_cost", purchases, "–" if purchases is None else f"{purchases:,.0f}"),
     ]
     if land:
