@@ -302,17 +302,18 @@ def scan_land(
 
     started = time.perf_counter()
     sources = [sc.data.parcels, sc.data.districts, sc.data.parks, *sc.data.exclusions]
-    cached = not any(s and is_database(s) for s in sources)  # a table has no file hash
     folder = cache or Path(os.environ.get("ALLOCATOR_CACHE", ".cache/allocator"))
-    path = folder / f"land-{cache_key(sc, base, firms_sha)}.pkl" if cached else folder
-    if cached and path.exists():
+    path = None  # a database table has no file hash: such a scan is not cached
+    if not any(s and is_database(s) for s in sources):
+        path = folder / f"land-{cache_key(sc, base, firms_sha)}.pkl"
+    if path is not None and path.exists():
         with path.open("rb") as handle:
             result: LandScan = pickle.load(handle)
         result.cached = True
         return result
     result = scan(sc, base, firms, parks)
     result.seconds = time.perf_counter() - started
-    if not cached:
+    if path is None:
         return result
     folder.mkdir(parents=True, exist_ok=True)
     handle_fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", dir=folder)  # one per writer
