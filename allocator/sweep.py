@@ -42,7 +42,13 @@ from allocator.io import InputError
 from models.scenario import load_document, map_sources
 from models.tables import Problem
 
-DISTRIBUTIONS = ("uniform", "normal", "lognormal", "choice")
+CONTINUOUS = ("uniform", "normal", "lognormal")  # numpy Generator methods: (a, b, size)
+DISTRIBUTIONS = (*CONTINUOUS, "choice")
+
+
+def _continuous(rng: np.random.Generator, kind: str, a: float, b: float, size: int | None = None) -> Any:  # fmt: skip
+    """Draws of one of ``CONTINUOUS`` (a float, or ``size`` of them)."""
+    return getattr(rng, kind)(a, b, size)
 
 
 def _absolute_data(doc: dict[str, Any], base: Path) -> dict[str, Any]:
@@ -74,7 +80,7 @@ def set_path(doc: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
 def _draw(rng: np.random.Generator, spec: Any, where: str) -> Any:
     if where.startswith("projects."):  # a factor per project, drawn where the variant runs
         kind, args = next(iter(spec.items())) if isinstance(spec, dict) and len(spec) == 1 else ("", ())  # fmt: skip
-        if kind not in ("uniform", "normal", "lognormal"):
+        if kind not in CONTINUOUS:
             raise ValueError(f"samples.{where}: give uniform, normal or lognormal, e.g. "
                              f"{{lognormal: [0.0, 0.1]}}; got {spec!r}")  # fmt: skip
         a, b = (float(x) for x in args)
@@ -86,11 +92,7 @@ def _draw(rng: np.random.Generator, spec: Any, where: str) -> Any:
     if kind == "choice":
         return args[int(rng.integers(len(args)))]
     a, b = (float(x) for x in args)
-    if kind == "uniform":
-        return round(float(rng.uniform(a, b)), 6)
-    if kind == "normal":
-        return round(float(rng.normal(a, b)), 6)
-    return round(float(rng.lognormal(a, b)), 6)
+    return round(float(_continuous(rng, kind, a, b)), 6)
 
 
 def variants(grid_file: Path, samples: int = 0, seed: int = 0) -> list[dict[str, Any]]:
@@ -131,15 +133,14 @@ def _scaled_projects(doc: dict[str, Any], column: str, draw: str, folder: Path) 
     from allocator.io import read_table
 
     match = re.fullmatch(r"(\w+)\(([-\d.e]+), ([-\d.e]+)\) seed (\d+)", draw)
-    if match is None:
+    if match is None or match[1] not in CONTINUOUS:
         raise ValueError(f"projects.{column}: not a draw: {draw!r}")
     kind, a, b, seed = match[1], float(match[2]), float(match[3]), int(match[4])
     table = read_table(Path(doc["data"]["projects"]))
     if column not in table.columns:
         raise ValueError(f"projects.{column}: the projects table has no such column")
-    rng = np.random.default_rng(seed)
-    factor = {"uniform": rng.uniform, "normal": rng.normal, "lognormal": rng.lognormal}[kind]
-    values = pd.to_numeric(table[column], errors="coerce") * factor(a, b, len(table))  # type: ignore[operator]
+    factor = _continuous(np.random.default_rng(seed), kind, a, b, len(table))
+    values = pd.to_numeric(table[column], errors="coerce") * factor
     table[column] = values.round(4).astype(object).where(values.notna(), "")
     target = folder / "projects.csv"
     table.to_csv(target, index=False)
