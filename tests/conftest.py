@@ -36,6 +36,14 @@ RESOURCES: dict[str, Any] = {
 }
 
 
+def missing(reason: str) -> None:
+    """A system dependency is missing: skip with the reason, or fail under
+    ALLOCATOR_REQUIRE_ALL=1 (CI), where nothing may be skipped."""
+    if os.environ.get("ALLOCATOR_REQUIRE_ALL") == "1":
+        pytest.fail(f"ALLOCATOR_REQUIRE_ALL=1 but {reason}")
+    pytest.skip(reason)
+
+
 def project(**changes: Any) -> dict[str, Any]:
     return {**PROJECT, **changes}
 

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from tests.conftest import missing
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -24,9 +24,7 @@ def needs_postgis() -> None:
     elif not list(Path("/usr/share/postgresql/15/extension").glob("postgis.control")):
         reason = "PostGIS is missing (make system-deps installs postgresql-15-postgis-3)"
     if reason:
-        if os.environ.get("ALLOCATOR_REQUIRE_ALL") == "1":
-            pytest.fail(f"ALLOCATOR_REQUIRE_ALL=1 but {reason}")
-        pytest.skip(reason)
+        missing(reason)
 
 
 def _run(*cmd: str) -> None:

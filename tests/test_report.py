@@ -24,6 +24,7 @@ import uvicorn
 from typer.testing import CliRunner
 
 from allocator.cli import app
+from tests.conftest import missing
 from tests.test_api import Service, bundle, settings_for
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -37,9 +38,7 @@ def needs_browser() -> None:
     elif shutil.which("fc-list") is None or "Noto Sans CJK" not in os.popen("fc-list").read():
         reason = "fonts-noto-cjk is missing (make system-deps installs it)"
     if reason:
-        if os.environ.get("ALLOCATOR_REQUIRE_ALL") == "1":
-            pytest.fail(f"ALLOCATOR_REQUIRE_ALL=1 but {reason}")
-        pytest.skip(reason)
+        missing(reason)
 
 
 @pytest.fixture(scope="module")
