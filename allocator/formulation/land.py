@@ -7,9 +7,13 @@
 (15) site area over the horizon (several projects may share a site):
      Σ_p land_p y[p,s] ≤ area_s · u_s, with u_s ∈ {0,1} "site used" where the site has an
      acquisition cost (charged in the objective), else ≤ area_s.
-(16) new land taken by year t: N[p,t] ≥ s[p,t] − Σ_s y[p,s], N ∈ [0,1]; the district's
+(16) new land taken by year t: N[p,t] ≥ s[p,t] − Σ_s y[p,s], N ∈ {0,1}; the district's
      new-land quota rows count land_p N[p,t] for these projects instead of land_p s[p,t]
      (DESIGN.md's n[p,t] summed up to t), and the cost of new land falls on N[p,last].
+     The least N, max(0, s − Σ_s y), is integral anyway; declaring N binary makes each
+     quota row a knapsack over binaries, whose cover cuts HiGHS separates directly (on the sample
+     city the root bound falls from 0.012% to 0.010% above the optimum and the median
+     solve time by about a third: docs/performance.md).
 """
 
 from __future__ import annotations
@@ -87,7 +91,11 @@ def _new_land(ctx: Context) -> None:
     if mine.empty:
         return
     n = ctx.b.add_cols(
-        "n", [f"N[{p},{t}]" for p, t in zip(mine["project_id"], mine["year"], strict=True)], 0, 1
+        "n",
+        [f"N[{p},{t}]" for p, t in zip(mine["project_id"], mine["year"], strict=True)],
+        0,
+        1,
+        integer=True,
     )
     ctx.new_land = dict(zip(mine["col"].to_numpy().tolist(), n.tolist(), strict=True))
     rows = ctx.b.add_rows("new_land", [label("new_land", project=p, year=t) for p, t in
