@@ -217,3 +217,29 @@ def test_highs_warm_starts_end_at_the_brute_force_optimum(case, seed):
     warm = get_backend("highs")(lp, Settings(gap_rel=1e-9, start=start))
     assert warm.status is Status.OPTIMAL
     assert warm.objective == pytest.approx(brute_force(rows, cut, years), rel=1e-7)
+
+
+def test_highs_proof_from_a_start_goes_on_with_heuristics_past_its_node_limit(case, monkeypatch):
+    """With no node allowed to the heuristics-off proof, the run goes on with them on from
+    its best point, and still ends at the enumerated optimum."""
+    from allocator.backends import highs
+
+    years = [2027]
+    rows, supplies, scenario = random_case(0, 14, years)  # one the root does not close
+    model = build_model(prepared(case(rows, supplies, scenario)))
+    first = get_backend("highs")(model.lp, Settings(gap_rel=1e-9))
+    assert first.x is not None
+    runs: list[dict] = []
+    make = highs._highs
+
+    def recording(lp, settings, options):
+        runs.append(dict(options))
+        return make(lp, settings, options)
+
+    monkeypatch.setattr(highs, "PROOF_NODES", 0)
+    monkeypatch.setattr(highs, "_highs", recording)
+    again = get_backend("highs")(model.lp, Settings(gap_rel=1e-9, start=model.lp.named(first.x)))
+    assert again.status is Status.OPTIMAL
+    assert again.objective == pytest.approx(brute_force(rows, supplies, years), rel=1e-7)
+    proofs = [i for i, o in enumerate(runs) if o.get("mip_heuristic_run_rins") is False]
+    assert proofs and runs[proofs[0] + 1 :] == [{}]  # the proof, then one run with heuristics
