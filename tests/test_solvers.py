@@ -242,4 +242,4 @@ def test_highs_proof_from_a_start_goes_on_with_heuristics_past_its_node_limit(ca
     assert again.status is Status.OPTIMAL
     assert again.objective == pytest.approx(brute_force(rows, supplies, years), rel=1e-7)
     proofs = [i for i, o in enumerate(runs) if o.get("mip_heuristic_run_rins") is False]
-    assert proofs and runs[proofs[0] + 1 :] == [{}]  # the proof, then one run with heuristics
+    assert proofs and runs[proofs[0] + 1 :] == [highs.COLD]  # then one run with heuristics
