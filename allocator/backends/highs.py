@@ -114,15 +114,33 @@ def _repaired(lp: LinearProgram, x: np.ndarray, settings: Settings) -> np.ndarra
     return _restricted(lp, x, lp.integer & (x < 0.5), settings, start=False)
 
 
+def _relaxation(lp: LinearProgram, settings: Settings) -> highspy.Highs:
+    """HiGHS run on ``lp`` as a linear program (integrality dropped)."""
+    h = _highs(replace(lp, integer=np.zeros_like(lp.integer)), settings, {})
+    h.run()
+    return h
+
+
 def _polished(lp: LinearProgram, x: np.ndarray, settings: Settings) -> np.ndarray:
     """``x`` or a better point that agrees with it where the LP relaxation does (step 2)."""
-    relaxed = _highs(replace(lp, integer=np.zeros_like(lp.integer)), settings, {})
-    relaxed.run()
-    lp_x = _point(relaxed)
+    lp_x = _point(_relaxation(lp, settings))
     if lp_x is None:
         return x
     better = _restricted(lp, x, lp.integer & (np.abs(lp_x - x) <= 1e-6), settings, start=True)
     return better if better is not None and lp.objective(better) > lp.objective(x) else x
+
+
+def _run(lp: LinearProgram, settings: Settings, started: float, options: Mapping[str, Option],
+         cols: np.ndarray | None = None, vals: np.ndarray | None = None) -> highspy.Highs:  # fmt: skip
+    """HiGHS run on ``lp`` in the time left since ``started``, from the start ``vals`` of
+    the columns ``cols`` (all columns when ``cols`` is None) if given."""
+    left = settings.time_limit_s - (time.perf_counter() - started)
+    h = _highs(lp, replace(settings, time_limit_s=max(left, 0.001)), options)
+    if vals is not None:
+        cols = np.arange(lp.shape[1], dtype=np.int32) if cols is None else cols
+        h.setSolution(len(cols), cols, vals)
+    h.run()
+    return h
 
 
 def _from_start(lp: LinearProgram, settings: Settings, start: dict[str, float],
@@ -131,35 +149,19 @@ def _from_start(lp: LinearProgram, settings: Settings, start: dict[str, float],
     index = {name: j for j, name in enumerate(lp.col_names)}
     cols = np.array([index[n] for n in start if n in index], dtype=np.int32)
     vals = np.array([start[lp.col_names[j]] for j in cols], dtype=float)
-    point: np.ndarray | None = None
-    if len(cols) == lp.shape[1]:
-        point = np.zeros(lp.shape[1])
-        point[cols] = vals
-        if lp.violations(point):
-            point = _repaired(lp, point, settings)
-        if point is None:  # no repair found: no start
-            cols, vals = cols[:0], vals[:0]
-        else:
-            point = _polished(lp, point, settings)
-            cols, vals = np.arange(lp.shape[1], dtype=np.int32), point
-
-    def run(options: Mapping[str, Option]) -> highspy.Highs:
-        left = settings.time_limit_s - (time.perf_counter() - started)
-        h = _highs(lp, replace(settings, time_limit_s=max(left, 0.001)), options)
-        if len(cols):
-            h.setSolution(len(cols), cols, vals)
-        h.run()
-        return h
-
-    if point is None:
-        return run(COLD)
-    h = run({**PROOF_ONLY, "mip_max_nodes": PROOF_NODES})
+    if len(cols) < lp.shape[1]:  # a partial start: HiGHS completes it
+        return _run(lp, settings, started, COLD, cols, vals)
+    given = np.zeros(lp.shape[1])
+    given[cols] = vals
+    point = _repaired(lp, given, settings) if lp.violations(given) else given
+    if point is None:  # no repair found: no start
+        return _run(lp, settings, started, COLD)
+    point = _polished(lp, point, settings)
+    h = _run(lp, settings, started, {**PROOF_ONLY, "mip_max_nodes": PROOF_NODES}, vals=point)
     if h.getModelStatus() != highspy.HighsModelStatus.kSolutionLimit:
         return h
     best = _point(h)
-    if best is not None:
-        vals = best
-    return run(COLD)
+    return _run(lp, settings, started, COLD, vals=point if best is None else best)
 
 
 def solve(lp: LinearProgram, settings: Settings, name: str = "highs") -> SolveResult:
@@ -167,24 +169,22 @@ def solve(lp: LinearProgram, settings: Settings, name: str = "highs") -> SolveRe
     if settings.start:
         h = _from_start(lp, settings, settings.start, started)
     else:
-        h = _highs(lp, settings, COLD)
-        h.run()
+        h = _run(lp, settings, started, COLD)
     version = f"highspy {h.version()}"
     raw = h.getModelStatus()
     info = h.getInfo()
-    has_x = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    x = _point(h)
     m = highspy.HighsModelStatus
     if raw == m.kOptimal:
         status = Status.OPTIMAL
     elif raw in (m.kTimeLimit, m.kIterationLimit, m.kSolutionLimit, m.kInterrupt):
-        status = Status.FEASIBLE if has_x else Status.NO_SOLUTION
+        status = Status.FEASIBLE if x is not None else Status.NO_SOLUTION
     elif raw in (m.kInfeasible, m.kUnboundedOrInfeasible):
         status = Status.INFEASIBLE
     elif raw == m.kUnbounded:
         status = Status.UNBOUNDED
     else:
         status = Status.ERROR
-    x = np.array(h.getSolution().col_value) if has_x else None
     bound: float | None
     if lp.integer.any():
         bound = info.mip_dual_bound
@@ -197,8 +197,7 @@ def lp_duals(lp: LinearProgram, settings: Settings) -> tuple[float, np.ndarray] 
     """Solve ``lp`` as a linear program (integrality dropped); its objective and row duals
     (d objective / d row bound, so ≥ 0 for a binding ≤ row of this maximisation), or None
     when it has no optimum."""
-    h = _highs(replace(lp, integer=np.zeros_like(lp.integer)), settings, {})
-    h.run()
+    h = _relaxation(lp, settings)
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
     objective = h.getInfo().objective_function_value + lp.offset
