@@ -59,15 +59,21 @@ def draws(run: Run, prices: pd.Series) -> pd.DataFrame:
     return out[out["amount"] > 0].reset_index(drop=True)
 
 
-def _line(rows: pd.DataFrame, units: dict[str, str]) -> str:
+def _line(rows: list[dict[str, Any]], units: dict[str, str]) -> str:
     """'energy 2028–2029 city: 1,000 tce × 0.81 万元/tce = 1,620 万元' per resource and scope."""
     parts = []
-    for (res, scope), g in rows.groupby(["resource", "scope"], sort=True):
-        years = f"{g['year'].min()}" + (f"–{g['year'].max()}" if g["year"].nunique() > 1 else "")
+    for res, scope in sorted({(r["resource"], r["scope"]) for r in rows}):
+        g = [r for r in rows if r["resource"] == res and r["scope"] == scope]
+        years = sorted({r["year"] for r in g})
+        span = f"{years[0]}" + (f"–{years[-1]}" if len(years) > 1 else "")
         unit = units[res]
-        price = g["cost"].sum() / g["amount"].sum() if g["amount"].sum() else 0.0
-        parts.append(f"{res} {years} {scope}: {g['amount'].iloc[0]:,.0f} {unit}"
-                     f"{'/yr' if len(g) > 1 else ''} × {price:,.4g} 万元/{unit} = {g['cost'].sum():,.0f} 万元")  # fmt: skip
+        amount, cost = (
+            float(np.sum([r["amount"] for r in g])),
+            float(np.sum([r["cost"] for r in g])),
+        )
+        price = cost / amount if amount else 0.0
+        parts.append(f"{res} {span} {scope}: {g[0]['amount']:,.0f} {unit}"
+                     f"{'/yr' if len(g) > 1 else ''} × {price:,.4g} 万元/{unit} = {cost:,.0f} 万元")  # fmt: skip
     return "; ".join(parts)
 
 
@@ -83,8 +89,13 @@ def explanations(run: Run, allocations: pd.DataFrame) -> list[dict[str, Any]]:
     checks = run.prep.eligibility.checks
     fails = checks[checks["result"] == "fail"]
     fails_of = {key: g for key, g in fails.groupby("project_id", sort=False)}
-    by_pair = {key: g for key, g in d.groupby(["project_id", "start"], sort=False)}
-    empty = d.iloc[:0]
+    # The draws of each (project, start) pair in their row order, as plain records: the
+    # figures as computed for the text, rounded to 6 decimals for the record.
+    cols = ["resource", "year", "scope", "amount", "price", "cost"]
+    by_pair: dict[tuple[str, int], list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+    for key, raw, shown in zip(zip(d["project_id"], d["start"].tolist(), strict=True), d[cols].to_dict("records"),
+                               d[cols].round(6).to_dict("records"), strict=True):  # fmt: skip
+        by_pair.setdefault(key, []).append((raw, shown))
     out = []
     for r in allocations.itertuples():
         pid = r.project_id
@@ -96,34 +107,34 @@ def explanations(run: Run, allocations: pd.DataFrame) -> list[dict[str, Any]]:
             out.append(record)
             continue
         if pid not in best.index:  # no start year in the horizon
-            record["text"] = _text(r, 0, np.nan, 0.0, d.iloc[:0], kind, units)
+            record["text"] = _text(r, 0, np.nan, 0.0, [], kind, units)
             out.append(record)
             continue
         start = int(r.start_year) if r.status == "approved" else int(best[pid])
-        rows = by_pair.get((pid, start), empty)
+        rows = by_pair.get((pid, start), [])
         value = float(values.get((pid, start), np.nan))
-        opportunity = float(rows["cost"].sum())
-        binding = rows[rows["price"] > 0]
+        opportunity = float(np.sum([raw["cost"] for raw, _ in rows]))
+        binding = [raw for raw, _ in rows if raw["price"] > 0]
         record.update({
             "start_year": start, "value_wan_cny": round(value, 4),
             "opportunity_cost_wan_cny": round(opportunity, 4), "marginal_kind": kind,
-            "binding": sorted(binding["resource"].unique().tolist()),
-            "draws": [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
-                      for row in rows[["resource", "year", "scope", "amount", "price", "cost"]]
-                      .round(6).to_dict("records")],
+            "binding": sorted({b["resource"] for b in binding}),
+            "draws": [{k: (v.item() if hasattr(v, "item") else v) for k, v in shown.items()}
+                      for _, shown in rows],
         })  # fmt: skip
         record["text"] = _text(r, start, value, opportunity, binding, kind, units)
         out.append(record)
     return out
 
 
-def _text(r: Any, start: int, value: float, cost: float, binding: pd.DataFrame, kind: str,
+def _text(r: Any, start: int, value: float, cost: float, binding: list[dict[str, Any]], kind: str,
           units: dict[str, str]) -> str:  # fmt: skip
     priced = _line(binding, units) or "no binding resource"
     if r.status == "approved":
         per_unit = [
-            f"{value / g['amount'].sum():,.4g} 万元 per {units[res]} of {res}"
-            for res, g in binding.groupby("resource")
+            f"{value / np.sum([b['amount'] for b in binding if b['resource'] == res]):,.4g} 万元 "
+            f"per {units[res]} of {res}"
+            for res in sorted({b["resource"] for b in binding})
         ]
         lead = "locked in" if r.reason == "LOCKED_IN" else "approved"
         return (f"{lead}: starts {start}, value {value:,.0f} 万元; at {kind}: {priced}"

@@ -283,7 +283,7 @@ def write_run(run: Run, out: Path) -> Summary:
             write_csv(resources_table(run), tmp / "resources.csv")
         if run.prep.land is not None:
             write_reuse_list(run.prep.land, tmp, sc.as_of.isoformat())
-            write_basemap(run.prep.land, run.prep.inputs.parks, tmp)
+            write_basemap(run.prep.land, run.prep.inputs.parks, tmp, sc.as_of.isoformat())
             if allocations is not None:
                 write_csv(placements_table(run), tmp / "placements.csv")
         result = summary(run, allocations)

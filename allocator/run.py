@@ -50,12 +50,16 @@ def land_of(path: Path, partitions: int | None = None) -> tuple[Inputs, LandScan
     if partitions is not None:
         rules = inputs.scenario.land.model_copy(update={"partitions": partitions})
         inputs = replace(inputs, scenario=inputs.scenario.model_copy(update={"land": rules}))
+    return inputs, scanned(inputs, path)
+
+
+def scanned(inputs: Inputs, path: Path) -> LandScan:
+    """The land scan (cached) of a scenario read from ``path``; it needs parcels."""
     sc = inputs.scenario
     if not sc.data.parcels:
         raise InputError([Problem(path.name, "the scenario names no parcel layer",
                                   field="data.parcels")])  # fmt: skip
-    land = scan_land(sc, path.parent, inputs.firms, inputs.parks, inputs.hashes.get("firms"))
-    return inputs, land
+    return scan_land(sc, path.parent, inputs.firms, inputs.parks, inputs.hashes.get("firms"))
 
 
 def settings_of(prep: Prepared) -> Settings:
@@ -114,7 +118,7 @@ def load_prepared(path: Path, say: Callable[[str], None]) -> tuple[Prepared, flo
     scan_s = 0.0
     if inputs.scenario.data.parcels:
         say("scanning the parcel layer")
-        inputs, land = land_of(path)
+        land = scanned(inputs, path)
         scan_s = 0.0 if land.cached else land.seconds
     prep = prepare(inputs, land)
     check_locks(prep)

@@ -56,6 +56,21 @@ def machine() -> str:
             f"ortools {version('ortools')}, PuLP {version('PuLP')}")  # fmt: skip
 
 
+def commit() -> str:
+    """The checkout's commit, marked ``+changes`` when the work tree differs from it."""
+    git = ["git", "-C", str(ROOT)]
+    try:
+        head = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        )
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head.stdout.strip() + (" +changes" if dirty.stdout.strip() else "")
+
+
 def median_run(repeats: int, fn: Callable[[int], dict]) -> dict:
     """Run with seeds 0..repeats−1 (branch-and-bound times vary with the seed); medians."""
     runs = [fn(seed) for seed in range(repeats)]
@@ -66,18 +81,23 @@ def median_run(repeats: int, fn: Callable[[int], dict]) -> dict:
     return out
 
 
-def sample_prep(folder: Path, n_projects: int = 1000, n_parcels: int = 20_000, seed: int = 20261125,
-                threads: int = 1) -> tuple[Prepared, Path]:  # fmt: skip
+def sample_scenario(folder: Path, n_projects: int = 1000, n_parcels: int = 20_000, seed: int = 20261125,
+                    threads: int = 1) -> Path:  # fmt: skip
+    """The baseline scenario on a generated city (generated once), with ``threads``."""
     data = folder / f"city-{n_projects}-{seed}"
     if not (data / "projects.csv").exists():
         generate(data, seed=seed, n_projects=n_projects, n_parcels=n_parcels)
     doc = yaml.safe_load((ROOT / "scenarios" / "baseline.yaml").read_text())
     doc["data"] = yaml.safe_load(yaml.safe_dump(doc["data"]).replace("../data/sample", str(data)))
     doc["solver"]["threads"] = threads
-    path = data / "baseline.yaml"
+    path = data / f"baseline-{threads}-threads.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    inputs, land = land_of(path)
-    return prepare(inputs, land), path
+    return path
+
+
+def sample_prep(folder: Path, **kwargs: int) -> Prepared:
+    inputs, land = land_of(sample_scenario(folder, **kwargs))
+    return prepare(inputs, land)
 
 
 def engine(prep: Prepared, time_limit: float, threads: int = 1, seed: int = 0) -> dict:
@@ -120,7 +140,9 @@ def table(header: list[str], rows: list[list[object]]) -> str:
     return "\n".join(lines)
 
 
-def row_engine_vs_straightforward(prep: Prepared, repeats: int, limit: float) -> str:
+def row_engine_vs_straightforward(
+    prep: Prepared, scenario: Path, repeats: int, limit: float
+) -> str:
     ours = median_run(repeats, lambda seed: engine(prep, limit, seed=seed))
     ours2 = median_run(repeats, lambda seed: engine(prep, limit, threads=2, seed=seed))
     rows = [["engine (s-form, highspy), 1 thread", ours["build_s"], ours["solve_s"], ours["status"],
@@ -137,17 +159,33 @@ def row_engine_vs_straightforward(prep: Prepared, repeats: int, limit: float) ->
         rows.append([f"straightforward PuLP + {solver.upper()}, 1 thread", r["build_s"], r["solve_s"], r["status"],
                      r["objective"], f"{r['gap']:.4%}" if r["gap"] is not None else "–", r["ok"],
                      f"{r['solve_s'] / ours['solve_s']:.1f}× slower"])  # fmt: skip
-    head = [
-        "model",
-        "build s",
-        "solve s",
-        "status",
-        "objective 万元",
-        "gap",
-        "evaluator ok",
-        "solve ratio",
-    ]
-    return table(head, rows)
+    for row in rows:
+        row.append(f"{row[1] / ours['build_s']:.1f}×")
+    head = ["model", "build s", "solve s", "status", "objective 万元", "gap", "evaluator ok", "solve ratio",
+            "build ratio"]  # fmt: skip
+    return table(head, rows) + "\n\n" + cli_sample(scenario, repeats)
+
+
+def cli_sample(scenario: Path, repeats: int) -> str:
+    """``allocator solve`` on the sample scenario, as a planner runs it (the baseline's solver
+    settings, the land scan already cached): the whole process's wall time."""
+    exe = str(Path(sys.executable).parent / "allocator")
+    out = scenario.parent / "cli-out"
+    runs = []
+    for _ in range(repeats):
+        wall, gib = measured([exe, "solve", str(scenario), "--out", str(out)], dict(os.environ))
+        s = json.loads((out / "summary.json").read_text())
+        runs.append((wall, s["solve_time_s"], s["total_time_s"], gib, s))
+    s = runs[0][4]
+    rows = [[s["threads"], statistics.median(r[0] for r in runs), statistics.median(r[2] for r in runs),
+             statistics.median(r[1] for r in runs), s["build_time_s"], s["status"], f"{s['gap']:.4%}",
+             s["objective_wan_cny"], f"{max(r[3] for r in runs):.2f}", s["evaluator"]["ok"]]]  # fmt: skip
+    head = ["threads", "solve command wall s", "summary total s", "solve s", "build s", "status", "gap",
+            "objective 万元", "peak GiB", "evaluator ok"]  # fmt: skip
+    return (
+        f"`allocator solve` on the sample scenario (land scan cached), median of {repeats}:\n\n"
+        + table(head, rows)
+    )
 
 
 def row_spreadsheet(prep: Prepared, limit: float) -> str:
@@ -317,14 +355,21 @@ def main() -> None:
     args = parser.parse_args()
     wanted = set(args.rows.split(","))
     sizes = [(int(a), int(b), int(c)) for a, b, c in (x.split(":") for x in args.scale.split(","))]
-    sections = [f"# Benchmarks\n\nMachine: {machine()}.\n\nRun: `python -m benchmarks --repeats "
-                f"{args.repeats} --rows {args.rows}`; times are medians over the repeats; every "
-                f"solution was checked by the evaluator; proven gap target {GAP:.2%}.\n"]  # fmt: skip
+    sections = [f"# Benchmarks\n\nMachine: {machine()}.\n\nRun: `python -m benchmarks {' '.join(sys.argv[1:])}`"
+                f" (repeats {args.repeats}, rows {args.rows}), started {time.strftime('%Y-%m-%d %H:%M %Z')} "
+                f"on commit {commit()}; times are medians over the repeats; every solution was checked "
+                f"by the evaluator; proven gap target {GAP:.2%}.\n"]  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.setdefault("ALLOCATOR_CACHE", str(Path(tmp) / "cache"))
-        prep, _ = sample_prep(Path(tmp))
+        prep = sample_prep(Path(tmp))
+        cli_path = sample_scenario(
+            Path(tmp),
+            threads=yaml.safe_load((ROOT / "scenarios" / "baseline.yaml").read_text())["solver"][
+                "threads"
+            ],
+        )
         parts = {
-            "1": ("1. Engine versus the straightforward model (sample city)", lambda: row_engine_vs_straightforward(prep, args.repeats, args.limit)),
+            "1": ("1. Engine versus the straightforward model (sample city)", lambda: row_engine_vs_straightforward(prep, cli_path, args.repeats, args.limit)),
             "2": ("2. Optimum versus the spreadsheet method", lambda: row_spreadsheet(prep, args.limit)),
             "3": ("3. Solution quality at fixed time budgets (engine, 1 thread)", lambda: row_budgets(prep)),
             "4": (f"4. Scale (CLI, 2 threads, time limit {args.limit:g} s, gap {args.scale_gap:.2%}; scan and solve in child processes)",

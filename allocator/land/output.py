@@ -8,6 +8,8 @@ layer removed), all in the scenario's projected CRS. CSV files are UTF-8 with BO
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import geopandas as gpd
@@ -78,8 +80,17 @@ def write_reuse_list(result: LandScan, folder: Path, as_of: str, lang: str = "en
         rows = [{"file": w.file, "row": w.row, "parcel_id": w.key, "field": w.field, "value": w.value,
                  "problem": w.rule} for w in result.warnings]  # fmt: skip
         write_csv(pd.DataFrame(rows), folder / "land_warnings.csv")
-    for name, layer in reuse_layers(result, as_of).items():
-        layer.to_file(folder / "reuse_list.gpkg", layer=name, driver="GPKG")
+    write_gpkg(reuse_layers(result, as_of), folder / "reuse_list.gpkg", as_of)
+
+
+def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path, as_of: str) -> None:
+    """Write the layers into one GeoPackage, stamped with the data vintage ``as_of`` instead
+    of the clock (GDAL records when each layer was written), so that the same inputs give
+    the same bytes."""
+    for name, layer in layers.items():
+        layer.to_file(path, layer=name, driver="GPKG")
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("UPDATE gpkg_contents SET last_change = ?", (f"{as_of}T00:00:00.000Z",))
 
 
 def reuse_layers(result: LandScan, as_of: str) -> dict[str, gpd.GeoDataFrame]:
@@ -92,13 +103,11 @@ def reuse_layers(result: LandScan, as_of: str) -> dict[str, gpd.GeoDataFrame]:
     }
 
 
-def write_basemap(result: LandScan, parks: pd.DataFrame | None, folder: Path) -> None:
+def write_basemap(result: LandScan, parks: pd.DataFrame | None, folder: Path, as_of: str) -> None:
     """``basemap.gpkg``: the district and park polygons a map of the result is drawn on."""
     layers = {"districts": result.districts}
     if isinstance(parks, gpd.GeoDataFrame):
         layers["parks"] = parks[["park", "district", "zone_level", "geometry"]].reset_index(
             drop=True
         )
-    for name, layer in layers.items():
-        if layer is not None:
-            layer.to_file(folder / "basemap.gpkg", layer=name, driver="GPKG")
+    write_gpkg({k: v for k, v in layers.items() if v is not None}, folder / "basemap.gpkg", as_of)
