@@ -355,7 +355,7 @@ def main() -> None:
     args = parser.parse_args()
     wanted = set(args.rows.split(","))
     sizes = [(int(a), int(b), int(c)) for a, b, c in (x.split(":") for x in args.scale.split(","))]
-    sections = [f"# Benchmarks\n\nMachine: {machine()}.\n\nRun: `python -m benchmarks {' '.join(sys.argv[1:])}`"
+    sections = [f"# Benchmarks\n\nMachine: {machine()}.\n\nRun: `{' '.join(['python -m benchmarks', *sys.argv[1:]])}`"
                 f" (repeats {args.repeats}, rows {args.rows}), started {time.strftime('%Y-%m-%d %H:%M %Z')} "
                 f"on commit {commit()}; times are medians over the repeats; every solution was checked "
                 f"by the evaluator; proven gap target {GAP:.2%}.\n"]  # fmt: skip

@@ -63,6 +63,34 @@ def test_projects_share_a_site_up_to_its_area(tmp_path):
     assert len(run.placed) == 2 and run.placed.nunique() == 1  # two on the site, one on quota
 
 
+def test_new_land_columns_binary_or_continuous_give_the_same_allocation(tmp_path, monkeypatch):
+    """Above NEW_LAND_BINARY_MAX columns N is continuous: the least N is integral anyway,
+    so the allocation and its value are those of the binary declaration."""
+    import numpy as np
+
+    from allocator.formulation import land
+
+    site_city(tmp_path, n=3)
+    rows = [proj("A", 12), proj("B", 12), proj("C", 12, annual_value_added_wan_cny=100),
+            proj("D", 9, latest_year=2028), proj("E", 6, latest_year=2028)]  # fmt: skip
+    quota = [*supplies(10), ("land_quota", 2028, "xuecheng", 9)]
+    path = land_scenario(tmp_path, rows, quota, horizon={"start": 2027, "end": 2028})
+    runs = []
+    for binary_max in (1000, 0):
+        monkeypatch.setattr(land, "NEW_LAND_BINARY_MAX", binary_max)
+        run = solve_scenario(path)
+        is_n = np.char.startswith(np.array(run.model.lp.col_names).astype(str), "N[")
+        assert is_n.any() and (run.model.lp.integer[is_n] == (binary_max > 0)).all()
+        assert run.result.status.value == "optimal" and run.evaluation.ok
+        runs.append(run)
+    binary, continuous = runs
+    on_quota = set(binary.starts.index) - set(binary.placed.index)
+    assert len(binary.placed) == 3 and on_quota == {"C", "D"}  # both sites and new land used
+    assert continuous.starts.to_dict() == binary.starts.to_dict()
+    assert continuous.placed.to_dict() == binary.placed.to_dict()
+    assert continuous.evaluation.objective == pytest.approx(binary.evaluation.objective, rel=1e-9)
+
+
 def test_a_site_not_yet_available_delays_the_start(tmp_path):
     firms = [dict(firm_id=f"F{i}", name="f", district="xuecheng", sector="new_it", above_scale=True,
                   revenue_wan_cny=5000, value_added_wan_cny=1500, tax_wan_cny=1000, energy_tce=500,

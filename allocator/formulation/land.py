@@ -12,8 +12,12 @@
      (DESIGN.md's n[p,t] summed up to t), and the cost of new land falls on N[p,last].
      The least N, max(0, s − Σ_s y), is integral anyway; declaring N binary makes each
      quota row a knapsack over binaries, whose cover cuts HiGHS separates directly (on the sample
-     city the root bound falls from 0.012% to 0.010% above the optimum and the median
-     solve time by about a third: docs/performance.md).
+     city, 307 N columns, the root bound falls from 0.012% to 0.010% above the optimum and the
+     median solve time by about a third). It is declared binary only up to
+     ``NEW_LAND_BINARY_MAX`` columns: at 1,650 (5,000 projects) binary and continuous took
+     the same time, at 6,469 (20,000 projects, 16 cities) HiGHS with binary N stayed at
+     the root past the 300 s limit (0.74%) where continuous N proved 0.1% in 162 s on one
+     thread (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import pandas as pd
 
 from allocator.formulation.context import Context
 from allocator.formulation.program import label
+
+NEW_LAND_BINARY_MAX = 1000  # N is declared binary up to this many columns (16)
 
 
 def define_placement(ctx: Context) -> None:
@@ -95,7 +101,7 @@ def _new_land(ctx: Context) -> None:
         [f"N[{p},{t}]" for p, t in zip(mine["project_id"], mine["year"], strict=True)],
         0,
         1,
-        integer=True,
+        integer=len(mine) <= NEW_LAND_BINARY_MAX,
     )
     ctx.new_land = dict(zip(mine["col"].to_numpy().tolist(), n.tolist(), strict=True))
     rows = ctx.b.add_rows("new_land", [label("new_land", project=p, year=t) for p, t in
