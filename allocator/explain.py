@@ -67,10 +67,8 @@ def _line(rows: list[dict[str, Any]], units: dict[str, str]) -> str:
         years = sorted({r["year"] for r in g})
         span = f"{years[0]}" + (f"–{years[-1]}" if len(years) > 1 else "")
         unit = units[res]
-        amount, cost = (
-            float(np.sum([r["amount"] for r in g])),
-            float(np.sum([r["cost"] for r in g])),
-        )
+        amount = float(np.sum([r["amount"] for r in g]))
+        cost = float(np.sum([r["cost"] for r in g]))
         price = cost / amount if amount else 0.0
         parts.append(f"{res} {span} {scope}: {g[0]['amount']:,.0f} {unit}"
                      f"{'/yr' if len(g) > 1 else ''} × {price:,.4g} 万元/{unit} = {cost:,.0f} 万元")  # fmt: skip

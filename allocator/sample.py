@@ -26,6 +26,7 @@ import pandas as pd
 from pyproj import Transformer
 
 from allocator.io import write_csv
+from allocator.land.output import write_gpkg
 from allocator.sample_land import (
     CRS,
     districts_layer,
@@ -446,8 +447,8 @@ def generate(
                 parts[k] = gpd.GeoDataFrame(frame, geometry="geometry", crs=CRS)
     gpkg = out / "city.gpkg"
     gpkg.unlink(missing_ok=True)
-    for name in ("districts", "parks", "parcels", "ecological_red_line", "basic_farmland"):
-        parts[name].to_file(gpkg, layer=name, driver="GPKG")
+    names = ("districts", "parks", "parcels", "ecological_red_line", "basic_farmland")
+    write_gpkg({name: parts[name] for name in names}, gpkg, Scenario().as_of.isoformat())
     write_csv(parts["firms"], out / "firms.csv")
     write_csv(parts["projects"], out / "projects.csv")
     districts = list(parts["districts"]["district"])

@@ -82,15 +82,16 @@ def median_run(repeats: int, fn: Callable[[int], dict]) -> dict:
 
 
 def sample_scenario(folder: Path, n_projects: int = 1000, n_parcels: int = 20_000, seed: int = 20261125,
-                    threads: int = 1) -> Path:  # fmt: skip
-    """The baseline scenario on a generated city (generated once), with ``threads``."""
+                    threads: int | None = 1) -> Path:  # fmt: skip
+    """The baseline scenario on a generated city (generated once), with ``threads`` (None:
+    the baseline's)."""
     data = folder / f"city-{n_projects}-{seed}"
     if not (data / "projects.csv").exists():
         generate(data, seed=seed, n_projects=n_projects, n_parcels=n_parcels)
     doc = yaml.safe_load((ROOT / "scenarios" / "baseline.yaml").read_text())
     doc["data"] = yaml.safe_load(yaml.safe_dump(doc["data"]).replace("../data/sample", str(data)))
-    doc["solver"]["threads"] = threads
-    path = data / f"baseline-{threads}-threads.yaml"
+    doc["solver"]["threads"] = threads or doc["solver"]["threads"]
+    path = data / f"baseline-{doc['solver']['threads']}-threads.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
 
@@ -362,12 +363,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.setdefault("ALLOCATOR_CACHE", str(Path(tmp) / "cache"))
         prep = sample_prep(Path(tmp))
-        cli_path = sample_scenario(
-            Path(tmp),
-            threads=yaml.safe_load((ROOT / "scenarios" / "baseline.yaml").read_text())["solver"][
-                "threads"
-            ],
-        )
+        cli_path = sample_scenario(Path(tmp), threads=None)  # the baseline's threads
         parts = {
             "1": ("1. Engine versus the straightforward model (sample city)", lambda: row_engine_vs_straightforward(prep, cli_path, args.repeats, args.limit)),
             "2": ("2. Optimum versus the spreadsheet method", lambda: row_spreadsheet(prep, args.limit)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 
 from allocator.cli import app
 from allocator.evaluate import Allocation, evaluate
+from allocator.formulation import land as land_rows
 from allocator.run import solve_scenario
 from tests.conftest import project
 from tests.landkit import cell, land_scenario, parcel, write_city
@@ -66,10 +68,6 @@ def test_projects_share_a_site_up_to_its_area(tmp_path):
 def test_new_land_columns_binary_or_continuous_give_the_same_allocation(tmp_path, monkeypatch):
     """Above NEW_LAND_BINARY_MAX columns N is continuous: the least N is integral anyway,
     so the allocation and its value are those of the binary declaration."""
-    import numpy as np
-
-    from allocator.formulation import land
-
     site_city(tmp_path, n=3)
     rows = [proj("A", 12), proj("B", 12), proj("C", 12, annual_value_added_wan_cny=100),
             proj("D", 9, latest_year=2028), proj("E", 6, latest_year=2028)]  # fmt: skip
@@ -77,7 +75,7 @@ def test_new_land_columns_binary_or_continuous_give_the_same_allocation(tmp_path
     path = land_scenario(tmp_path, rows, quota, horizon={"start": 2027, "end": 2028})
     runs = []
     for binary_max in (1000, 0):
-        monkeypatch.setattr(land, "NEW_LAND_BINARY_MAX", binary_max)
+        monkeypatch.setattr(land_rows, "NEW_LAND_BINARY_MAX", binary_max)
         run = solve_scenario(path)
         is_n = np.char.startswith(np.array(run.model.lp.col_names).astype(str), "N[")
         assert is_n.any() and (run.model.lp.integer[is_n] == (binary_max > 0)).all()

@@ -63,7 +63,7 @@ def test_land_realism_targets(sample_dir, sample_scenario, tmp_path):
 
 def test_generation_is_deterministic(sample_dir, tmp_path):
     again = generate(tmp_path / "again")
-    for name in ("projects.csv", "firms.csv", "supplies.csv"):
+    for name in ("projects.csv", "firms.csv", "supplies.csv", "city.gpkg"):
         first = hashlib.sha256((sample_dir / name).read_bytes()).hexdigest()
         assert hashlib.sha256((again / name).read_bytes()).hexdigest() == first, name
     assert not pd.read_csv(again / "projects.csv")["project_id"].duplicated().any()
