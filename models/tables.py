@@ -272,7 +272,14 @@ def _cells_as_text(series: pd.Series) -> pd.Series:
             return value.isoformat()
         return str(value).strip()
 
-    return series.map(text).astype(object)
+    if series.dtype == object:  # mixed types: 1, 1.0 and True hash alike but print apart
+        return series.map(text).astype(object)
+    if pd.api.types.is_string_dtype(series.dtype):
+        cells = series.to_numpy(dtype=object, na_value="")
+        return pd.Series([c.strip() for c in cells], index=series.index, dtype=object)
+    codes, uniques = pd.factorize(series)  # one type: equal cells print alike
+    texts = np.array([text(v) for v in uniques] + [""], dtype=object)  # code -1: missing
+    return pd.Series(texts[codes], index=series.index, dtype=object)
 
 
 def _check_columns(

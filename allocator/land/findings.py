@@ -302,8 +302,11 @@ def disposal(
 ) -> pd.DataFrame:
     """Recommended disposal and reuse source per parcel (empty where nothing is found)."""
     found = findings[findings["result"] == "finding"]
-    codes = found.groupby("parcel_id")["rule"].agg(lambda r: ";".join(dict.fromkeys(r)))
-    code = parcel_ids.map(codes).fillna("")
+    rules: dict[str, dict[str, None]] = {}  # per parcel, its rules in order, once each
+    for pid, rule in zip(found["parcel_id"], found["rule"], strict=True):
+        rules.setdefault(pid, {})[rule] = None
+    joined = [";".join(rules.get(pid, ())) for pid in parcel_ids]
+    code = pd.Series(joined, index=parcel_ids.index, dtype="str")
     low_take = code.str.contains("LOW_TAX_PER_MU|CLASS_D", regex=True)
     low_any = code.str.contains("LOW_", regex=False) | low_take
     gov = idle["government_cause"]

@@ -151,31 +151,20 @@ def _district_problems(
     points = gpd.GeoDataFrame(geometry=parcels.geometry.representative_point(), crs=parcels.crs)
     hit = gpd.sjoin(points, districts[["district", "geometry"]], predicate="within", how="left")
     hit = hit[~hit.index.duplicated()]
+    found = hit["district"].reindex(parcels.index)
+    stated = parcels["district"]
+    check = pd.Series(~bad, index=parcels.index)
+    outside = check & found.isna()
+    elsewhere = check & found.notna() & (found != stated)
     out = []
-    for i in parcels.index[~bad]:
-        found = hit.at[i, "district"]
-        if pd.isna(found):
-            out.append(
-                Problem(
-                    label,
-                    "lies outside every district polygon",
-                    int(i) + 2,
-                    "geometry",
-                    None,
-                    parcels.at[i, "parcel_id"],
-                )
-            )
-        elif found != parcels.at[i, "district"]:
-            out.append(
-                Problem(
-                    label,
-                    f"the parcel lies in district {found}",
-                    int(i) + 2,
-                    "district",
-                    parcels.at[i, "district"],
-                    parcels.at[i, "parcel_id"],
-                )
-            )
+    for i in parcels.index[(outside | elsewhere).to_numpy()]:
+        pid = parcels.at[i, "parcel_id"]
+        if outside[i]:
+            out.append(Problem(label, "lies outside every district polygon", int(i) + 2,
+                               "geometry", None, pid))  # fmt: skip
+        else:
+            out.append(Problem(label, f"the parcel lies in district {found[i]}", int(i) + 2,
+                               "district", stated[i], pid))  # fmt: skip
     return out
 
 
@@ -245,12 +234,11 @@ def scan(
     else:
         pieces, removed = clip(reusable[columns], blocked, sc.land.sites)
     sites, site_of_piece = build_sites(pieces, parks, sc.land.sites, sc.as_of)
-    site_ids = (
-        pd.Series(site_of_piece, index=pieces["parcel_id"])
-        .groupby(level=0)
-        .agg(lambda v: ";".join(sorted(set(v))))
-    )
-    parcels["site_id"] = parcels["parcel_id"].map(site_ids).fillna("")
+    sites_of: dict[str, set[str]] = {}
+    for pid, site in zip(pieces["parcel_id"], site_of_piece, strict=True):
+        sites_of.setdefault(pid, set()).add(site)
+    site_ids = [";".join(sorted(sites_of.get(pid, ()))) for pid in parcels["parcel_id"]]
+    parcels["site_id"] = pd.Series(site_ids, index=parcels.index, dtype="str")
     earned = _earned_quota(parcels, sc)
     return LandScan(parcels, findings, sites, removed, grades, earned, districts, warnings)
 
