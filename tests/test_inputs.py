@@ -10,7 +10,7 @@ import yaml
 
 from allocator.inputs import load_inputs, load_scenario
 from allocator.io import InputError
-from models.tables import PROJECTS, parse_table
+from models.tables import PROJECTS, _cells_as_text, parse_table
 from tests.conftest import project
 
 SUPPLY = [("land_quota", 2027, "xuecheng", 100), ("energy", 2027, "city", 5000)]
@@ -148,3 +148,30 @@ def test_excel_and_parquet_inputs(case):
         path.write_text(yaml.safe_dump(doc))
         other = load_inputs(path).projects
         pd.testing.assert_frame_equal(other, from_csv, check_dtype=False)
+
+
+@pytest.mark.parametrize(
+    ("cells", "dtype", "texts"),
+    [
+        ([3.0, float("nan"), 0.1, -0.0, 3.0], "float64", ["3", "", "0.1", "0", "3"]),
+        ([7, 7, 12], "int64", ["7", "7", "12"]),
+        ([" P-1 ", None, "\u3000P-2\u3000", " P-1 "], "str", ["P-1", "", "P-2", "P-1"]),
+        (
+            ["2027-01-01", None, "2027-01-01 08:30"],
+            "datetime64[ns]",
+            ["2027-01-01", "", "2027-01-01T08:30:00"],
+        ),
+        ([1, True, 1.0, "1 ", None], "object", ["1", "True", "1", "1", ""]),
+    ],
+)
+def test_cells_read_as_the_text_a_message_shows(cells, dtype, texts):
+    """Each column type takes its own path; a message quotes what the planner typed."""
+    series = pd.Series(cells, index=[4, 2, 9, 1, 0][: len(cells)])
+    series = (
+        series.astype(dtype)
+        if dtype != "datetime64[ns]"
+        else pd.to_datetime(series, format="mixed")
+    )
+    got = _cells_as_text(series)
+    assert got.tolist() == texts
+    assert got.index.equals(series.index)
