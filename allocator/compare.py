@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from allocator.io import write_csv, write_json
-from allocator.marginals import KEYS
+from allocator.writers.files import write_csv, write_json
+from models.result import SUPPLY_KEYS
 
 SIDES = ("a", "b")
 
@@ -59,11 +59,11 @@ def project_changes(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
 
 
 def resource_changes(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    cols = [*KEYS, "unit", "supply", "purchased", "used"]
-    both = a[cols].merge(b[cols], on=[*KEYS, "unit"], how="outer", suffixes=("_a", "_b"))
+    cols = [*SUPPLY_KEYS, "unit", "supply", "purchased", "used"]
+    both = a[cols].merge(b[cols], on=[*SUPPLY_KEYS, "unit"], how="outer", suffixes=("_a", "_b"))
     for c in ("supply", "purchased", "used"):
         both[f"{c}_delta"] = (both[f"{c}_b"].fillna(0) - both[f"{c}_a"].fillna(0)).round(4) + 0.0
-    return both.sort_values(KEYS, ignore_index=True)
+    return both.sort_values(SUPPLY_KEYS, ignore_index=True)
 
 
 def compare(a: Path, b: Path) -> dict[str, Any]:

@@ -77,7 +77,7 @@ def _fewest(
         z.with_rows(link, -np.inf, 0.0, [f"link:{n}" for n in slacks], "link"),
         c=np.r_[np.zeros(n_cols), -np.ones(k)],
     )
-    return get_backend(backend)(program, settings)
+    return get_backend(backend).solve(program, settings)
 
 
 def diagnose(model: Model, settings: Settings, backend: str, units: dict[str, str]) -> Diagnosis:
@@ -92,7 +92,7 @@ def diagnose(model: Model, settings: Settings, backend: str, units: dict[str, st
         )
     chosen = fewest.x[n_cols + len(which) :] > 0.5
     hi = np.r_[lp.col_hi, np.where(chosen, elastic.col_hi[n_cols:], 0.0)]
-    result = get_backend(backend)(replace(elastic, col_hi=hi), settings)
+    result = get_backend(backend).solve(replace(elastic, col_hi=hi), settings)
     if result.x is None:  # cannot happen: stage 1's solution is feasible here
         result = replace(fewest, x=fewest.x[: elastic.shape[1]])
     assert result.x is not None

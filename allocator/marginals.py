@@ -13,6 +13,8 @@
 
 All three are of the *supply* in 万元 per unit: with carry-over, year t's supply counts in
 every cumulative row t' ≥ t (formulation/resources.py), so its dual is the sum of theirs.
+The duals come from the run's backend where it gives them, else from the first registered
+backend that does (``duals_backend``; the summary says which).
 """
 
 from __future__ import annotations
@@ -26,21 +28,11 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from allocator.backends.base import Settings, SolveResult, get_backend
-from allocator.backends.highs import lp_duals
+from allocator.backends.base import Settings, SolveResult, duals_backend, get_backend
 from allocator.formulation.build import Model, build_model
 from allocator.formulation.program import LinearProgram
 from allocator.prepare import Prepared
-
-MIP_COLUMNS = [
-    "mip_marginal_wan_cny_per_unit",
-    "mip_marginal_lo",
-    "mip_marginal_hi",
-    "marginal_step",
-    "mip_note",
-]
-KEYS = ["resource", "year", "scope"]
-TOL = 1e-7
+from models.result import FIXED_DUAL, LP_DUAL, MIP_COLUMNS, SUPPLY_KEYS
 
 
 def supply_rows(prep: Prepared, model: Model) -> list[np.ndarray]:
@@ -63,19 +55,22 @@ def _supply_duals(rows: list[np.ndarray], solved: tuple[float, np.ndarray] | Non
     return np.round([float(solved[1][r].sum()) for r in rows], 9) + 0.0
 
 
-def lp_marginals(prep: Prepared, model: Model, x: np.ndarray, settings: Settings) -> pd.DataFrame:
+def lp_marginals(
+    prep: Prepared, model: Model, x: np.ndarray, settings: Settings, backend: str
+) -> pd.DataFrame:
     """resource, year, scope and the two LP duals of each supply row."""
     lp = model.lp
     rows = supply_rows(prep, model)
-    relaxed = lp_duals(lp, settings)
+    duals = duals_backend(backend)
+    relaxed = duals.lp_duals(lp, settings)
     fixed_x = np.where(lp.integer, np.round(x), 0.0)
     fixed = lp.with_bounds(
         np.where(lp.integer, fixed_x, lp.col_lo), np.where(lp.integer, fixed_x, lp.col_hi)
     )
-    at_solution = lp_duals(fixed, settings)
-    out = model.buy[KEYS].copy()
-    out["dual_fixed_int_wan_cny_per_unit"] = _supply_duals(rows, at_solution)
-    out["dual_lp_wan_cny_per_unit"] = _supply_duals(rows, relaxed)
+    at_solution = duals.lp_duals(fixed, settings)
+    out = model.buy[SUPPLY_KEYS].copy()
+    out[FIXED_DUAL] = _supply_duals(rows, at_solution)
+    out[LP_DUAL] = _supply_duals(rows, relaxed)
     return out
 
 
@@ -89,14 +84,14 @@ def marginal_values(
 ) -> pd.DataFrame:
     """The LP duals of every supply row, and its MIP marginal value where the scenario asks."""
     assert base.x is not None
-    out = lp_marginals(prep, model, base.x, settings)
+    out = lp_marginals(prep, model, base.x, settings, backend)
     if prep.scenario.explain.mip_marginals:
-        return out.merge(mip_marginals(prep, model, base, settings, backend, say), on=KEYS)
+        return out.merge(mip_marginals(prep, model, base, settings, backend, say), on=SUPPLY_KEYS)
     return out.assign(**dict.fromkeys(MIP_COLUMNS[:-1], np.nan), mip_note="")
 
 
 def _resolve(lp: LinearProgram, settings: Settings, backend: str) -> SolveResult:
-    return get_backend(backend)(lp, settings)
+    return get_backend(backend).solve(lp, settings)
 
 
 def mip_marginals(
@@ -153,28 +148,4 @@ def mip_marginals(
         )
         records.append((round((v1 - v0) / delta, 9) + 0.0, lo, hi, delta, stopped))
     frame = pd.DataFrame(records, columns=MIP_COLUMNS)
-    return pd.concat([supply[KEYS].reset_index(drop=True), frame], axis=1)
-
-
-def note(row: pd.Series) -> str:
-    """Words for a planner on what the three figures of one supply row say."""
-    parts = []
-    fixed, mip = row["dual_fixed_int_wan_cny_per_unit"], row["mip_marginal_wan_cny_per_unit"]
-    have = row["supply"] + row["freed"] + row["carried_in"] + row["purchased"]
-    if row["slack"] > TOL * max(1.0, abs(have)):
-        parts.append(f"not binding: {row['slack']:,.2f} left")
-    elif have == 0 and row["used"] == 0:
-        parts.append("no supply")
-    elif row["carried_out"] > TOL * max(1.0, abs(have)):
-        parts.append(f"{row['carried_out']:,.2f} unused, carried to the next year")
-    elif fixed == 0:
-        parts.append(
-            "fixed-integer dual 0 is degenerate: the row is full but nothing in it can move"
-        )
-    if fixed == 0 and mip > 0:
-        parts.append("one more unit is worth something only by changing which projects start")
-    if pd.isna(mip):
-        parts.append("MIP marginal value not computed (explain.mip_marginals: false)")
-    if row.get("mip_note"):
-        parts.append(str(row["mip_note"]))
-    return "; ".join(parts)
+    return pd.concat([supply[SUPPLY_KEYS].reset_index(drop=True), frame], axis=1)

@@ -25,8 +25,6 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
-from allocator.io import write_csv
-from allocator.land.output import write_gpkg
 from allocator.sample_land import (
     CRS,
     districts_layer,
@@ -35,6 +33,7 @@ from allocator.sample_land import (
     parcels_layer,
     parks_layer,
 )
+from allocator.writers.files import write_csv, write_gpkg
 from models.scenario import DISTRICTS, EMERGING, TRADITIONAL, Scenario
 
 SEED = 20261125
@@ -336,10 +335,10 @@ def _links(rng: np.random.Generator, frame: pd.DataFrame) -> None:
 
 def _supplies(sc_path: Path, districts: list[str]) -> pd.DataFrame:
     """Supplies as shares of the eligible demand (needs the written projects)."""
-    from allocator.inputs import load_inputs
     from allocator.prepare import prepare
+    from allocator.sources import read_inputs
 
-    inputs = load_inputs(sc_path)
+    inputs = read_inputs(sc_path)
     prep = prepare(inputs)
     pr = prep.projects
     d = prep.demand

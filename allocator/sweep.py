@@ -4,8 +4,10 @@ A grid file names scenario settings by dotted path and gives the values to try; 
 solves every combination. With ``samples``, it also draws settings from stated
 distributions (seeded), e.g. ``resources.energy.supply_factor: {uniform: [0.9, 1.1]}``.
 Each variant is an ordinary scenario (the base with its settings changed) solved by the same
-``solve_scenario`` as ``allocator solve``, single-threaded, so a variant gives the same
-result on a cluster as alone. A variant that fails is a row with its error.
+``allocator.engine.solve`` as ``allocator solve``, single-threaded, so a variant gives the
+same result on a cluster as alone. The base's tables are read once and sent to the workers
+in memory (a variant that changes ``data.*`` reads its own). A variant that fails is a row
+with its error.
 
 Grid file::
 
@@ -29,17 +31,20 @@ import hashlib
 import itertools
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from allocator.io import InputError
-from models.scenario import load_document, map_sources
+from allocator.engine import Options, solve
+from allocator.errors import AllocatorError, InputError, internal_error
+from allocator.inputs import Tables, check_inputs, validated
+from allocator.sources import read_tables
+from allocator.sources.files import read_document
+from models.scenario import map_sources
 from models.tables import Problem
 
 CONTINUOUS = ("uniform", "normal", "lognormal")  # numpy Generator methods: (a, b, size)
@@ -72,7 +77,8 @@ def set_path(doc: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
     for key in parents:
         node = node.setdefault(key, {})
         if not isinstance(node, dict):
-            raise ValueError(f"{dotted}: {key!r} is not a mapping in the scenario")
+            rule = f"{key!r} is not a mapping in the scenario"
+            raise InputError([Problem("grid", rule, field=dotted)])
     node[leaf] = value
     return out
 
@@ -95,27 +101,29 @@ def _draw(rng: np.random.Generator, spec: Any, where: str) -> Any:
     return round(float(_continuous(rng, kind, a, b)), 6)
 
 
-def variants(grid_file: Path, samples: int = 0, seed: int = 0) -> list[dict[str, Any]]:
-    """The settings of every variant: the grid's combinations, times ``samples`` draws."""
-    try:
-        spec = yaml.safe_load(grid_file.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError([Problem(grid_file.name, f"cannot read the grid file: {exc}")]) from exc
-    unknown = set(spec) - {"grid", "samples"}
+def variants(spec: Any, samples: int = 0, seed: int = 0, label: str = "grid") -> list[dict[str, Any]]:  # fmt: skip
+    """The settings of every variant of a grid document (``label`` names it in messages):
+    the grid's combinations, times ``samples`` draws."""
+    spec = spec or {}
+    unknown = set(spec) - {"grid", "samples"} if isinstance(spec, dict) else {"(not a mapping)"}
     if unknown or not isinstance(spec.get("grid", {}), dict):
-        raise InputError([Problem(grid_file.name, "expects the keys `grid` and `samples` only",
+        raise InputError([Problem(label, "expects the keys `grid` and `samples` only",
                                   value=", ".join(sorted(unknown)) or None)])  # fmt: skip
     grid: dict[str, Any] = spec.get("grid") or {}
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
-            raise InputError([Problem(grid_file.name, "must be a non-empty list of values",
+            raise InputError([Problem(label, "must be a non-empty list of values",
                                       field=f"grid.{key}", value=repr(values))])  # fmt: skip
     combos = [dict(zip(grid, c, strict=True)) for c in itertools.product(*grid.values())]
     draws: dict[str, Any] = spec.get("samples") or {}
+    if not isinstance(draws, dict):
+        raise InputError(
+            [Problem(label, "must be a mapping of settings to draws", field="samples")]
+        )
     if samples <= 0:
         return combos
     if not draws:
-        raise InputError([Problem(grid_file.name, "--samples needs a `samples` section")])
+        raise InputError([Problem(label, "--samples needs a `samples` section")])
     rng = np.random.default_rng(seed)
     out = []
     for combo in combos:
@@ -123,50 +131,52 @@ def variants(grid_file: Path, samples: int = 0, seed: int = 0) -> list[dict[str,
             try:
                 out.append({**combo, **{k: _draw(rng, v, k) for k, v in draws.items()}})
             except ValueError as exc:
-                raise InputError([Problem(grid_file.name, str(exc))]) from exc
+                raise InputError([Problem(label, str(exc))]) from exc
     return out
 
 
-def _scaled_projects(doc: dict[str, Any], column: str, draw: str, folder: Path) -> dict[str, Any]:
-    """The document with its projects table's ``column`` multiplied per project by draws
-    ``kind(a, b) seed s`` (written as a new table in ``folder``)."""
-    from allocator.io import read_table
-
+def _scaled_projects(tables: Tables, column: str, draw: str) -> Tables:
+    """The tables with the projects' ``column`` multiplied per project by draws
+    ``kind(a, b) seed s``."""
     match = re.fullmatch(r"(\w+)\(([-\d.e]+), ([-\d.e]+)\) seed (\d+)", draw)
     if match is None or match[1] not in CONTINUOUS:
-        raise ValueError(f"projects.{column}: not a draw: {draw!r}")
+        raise InputError([Problem("grid", "not a draw", field=f"projects.{column}", value=draw)])
     kind, a, b, seed = match[1], float(match[2]), float(match[3]), int(match[4])
-    table = read_table(Path(doc["data"]["projects"]))
-    if column not in table.columns:
-        raise ValueError(f"projects.{column}: the projects table has no such column")
+    table = tables.projects
+    if table is None or column not in table.columns:
+        rule = "the projects table has no such column"
+        raise InputError([Problem("grid", rule, field=f"projects.{column}")])
     factor = _continuous(np.random.default_rng(seed), kind, a, b, len(table))
     values = pd.to_numeric(table[column], errors="coerce") * factor
-    table[column] = values.round(4).astype(object).where(values.notna(), "")
-    target = folder / "projects.csv"
-    table.to_csv(target, index=False)
-    return set_path(doc, "data.projects", str(target))
+    scaled = table.assign(**{column: values.round(4).astype(object).where(values.notna(), "")})
+    hashes = {k: v for k, v in tables.hashes.items() if k != "projects"}  # no longer the file
+    return replace(tables, projects=scaled, hashes=hashes)
 
 
-def solve_variant(base_doc: dict[str, Any], settings: dict[str, Any], cache: str | None) -> dict[str, Any]:  # fmt: skip
+def _variant(base_doc: dict[str, Any], tables: Tables, settings: dict[str, Any]) -> Any:
+    """The checked inputs of one variant."""
+    doc = base_doc
+    for key, value in settings.items():
+        if not key.startswith("projects."):
+            doc = set_path(doc, key, value)
+    scenario = validated(doc, "variant")
+    if doc.get("data") != base_doc.get("data"):  # other files: read them
+        tables, problems = read_tables(scenario.data, Path("/"))
+        if problems:
+            raise InputError(problems)
+    for key, value in settings.items():
+        if key.startswith("projects."):
+            tables = _scaled_projects(tables, key.removeprefix("projects."), value)
+    return check_inputs(scenario, tables)
+
+
+def solve_variant(base_doc: dict[str, Any], tables: Tables, settings: dict[str, Any],
+                  cache: str | None) -> dict[str, Any]:  # fmt: skip
     """Solve one variant; a row of results (or of its error). Runs on a Dask worker."""
-    if cache:
-        os.environ["ALLOCATOR_CACHE"] = cache
-    from allocator.run import solve_scenario
-
     row: dict[str, Any] = {**settings}
     try:
-        doc = base_doc
-        for key, value in settings.items():
-            if not key.startswith("projects."):
-                doc = set_path(doc, key, value)
-        doc = set_path(doc, "solver.threads", 1)
-        with tempfile.TemporaryDirectory(prefix="allocator-variant-") as tmp:
-            for key, value in settings.items():
-                if key.startswith("projects."):
-                    doc = _scaled_projects(doc, key.removeprefix("projects."), value, Path(tmp))
-            path = Path(tmp) / "scenario.yaml"
-            path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), "utf-8")
-            run = solve_scenario(path)
+        options = Options(threads=1, cache=Path(cache) if cache else None)
+        run = solve(_variant(base_doc, tables, settings), options)
         row.update(status=run.result.status.value, error="", gap=run.result.gap)
         if run.evaluation is None or run.allocation is None:
             row.update(value_wan_cny=None, approved=None, approved_hash="", approved_ids=[])
@@ -183,16 +193,17 @@ def solve_variant(base_doc: dict[str, Any], settings: dict[str, Any], cache: str
         )
     except InputError as exc:
         row.update(status="error", error="; ".join(str(p) for p in exc.problems), approved_ids=[])
-    except Exception as exc:  # a failed variant is a row, not the end of the sweep
-        row.update(status="error", error=f"{type(exc).__name__}: {exc}", approved_ids=[])
+    except AllocatorError as exc:
+        row.update(status="error", error=str(exc), approved_ids=[])
+    except Exception as exc:  # a bug: logged with its id, the sweep goes on
+        error = f"internal error {internal_error(exc)} (a bug, not the data; see the log)"
+        row.update(status="error", error=error, approved_ids=[])
     return row
 
 
 def base_document(scenario: Path) -> dict[str, Any]:
-    try:
-        doc = load_document(scenario)
-    except ValueError as exc:
-        raise InputError([Problem(scenario.name, str(exc))]) from exc
+    """The scenario document with its ``extends`` merged in and data paths made absolute."""
+    doc = read_document(scenario)
     doc.pop("extends", None)
     return _absolute_data(doc, scenario.resolve().parent)
 
@@ -204,20 +215,24 @@ def run_sweep(
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     serial: bool = False,
+    cache: Path | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(one row per variant, each project's approval frequency) — on Dask, or serially."""
+    """(one row per variant, each project's approval frequency) — on Dask, or serially.
+    ``cache``: the land-scan cache folder shared by the variants."""
     base = base_document(scenario)
-    cache = os.environ.get("ALLOCATOR_CACHE")
-    cache = str(Path(cache or ".cache/allocator").resolve())
+    tables, problems = read_tables(validated(base, scenario.name).data, Path("/"))
+    if problems:
+        raise InputError(problems)
+    folder = str(cache.resolve()) if cache is not None else None
     rows: list[dict[str, Any]]
     if serial:
         rows = []
         for i, s in enumerate(settings):
-            rows.append(solve_variant(base, s, cache))
+            rows.append(solve_variant(base, tables, s, folder))
             if progress:
                 progress(i + 1, len(settings))
     else:
-        rows = list(_on_dask(base, settings, cache, scheduler, workers, progress))
+        rows = list(_on_dask(base, tables, settings, folder, scheduler, workers, progress))
     table = pd.DataFrame(rows)
     table.insert(0, "variant", range(1, len(rows) + 1))
     ids = table.pop("approved_ids")
@@ -233,8 +248,9 @@ def run_sweep(
 
 def _on_dask(
     base: dict[str, Any],
+    tables: Tables,
     settings: list[dict[str, Any]],
-    cache: str,
+    cache: str | None,
     scheduler: str | None,
     workers: int | None,
     progress: Callable[[int, int], None] | None,
@@ -247,8 +263,8 @@ def _on_dask(
                                processes=True, dashboard_address=None)  # fmt: skip
     client = Client(scheduler or cluster)
     try:
-        shared = client.scatter(base, broadcast=True)
-        futures = [client.submit(solve_variant, shared, s, cache, pure=False) for s in settings]
+        doc, given = client.scatter([base, tables], broadcast=True)
+        futures = [client.submit(solve_variant, doc, given, s, cache, pure=False) for s in settings]
         order = {f.key: i for i, f in enumerate(futures)}
         results: list[dict[str, Any] | None] = [None] * len(futures)
         for done, future in enumerate(as_completed(futures), start=1):

@@ -26,9 +26,10 @@ import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from allocator.io import InputError, file_sha256, read_table
-from allocator.land.layers import (
-    geometry_problems,
+from allocator.errors import InputError
+from allocator.land.geometry import geometry_problems
+from allocator.sources.files import file_sha256, read_table
+from allocator.sources.layers import (
     is_database,
     read_label,
     read_layer,

@@ -58,6 +58,13 @@ class Invalid(BaseModel):
     detail: list[Problem]
 
 
+ERRORS: dict[int | str, dict[str, Any]] = {  # the answers every /v1 route may give
+    401: {"model": Error, "description": "No API key, or an unknown or revoked one."},
+    403: {"model": Error, "description": "The key's role may not do this."},
+    422: {"model": Invalid, "description": "Every problem with the request."},
+}
+
+
 class Submission(BaseModel):
     """Either a full scenario, or a base scenario with overrides merged onto it."""
 

@@ -8,6 +8,7 @@ again, or failed with the reason once it has been tried ``max_attempts`` times.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -27,38 +28,38 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.jobs import materialise, resolve_all
 from api.settings import ApiSettings
 from api.store import ApiKey, Job, Result, audit, now
+from api.submissions import resolve_all
 
 log = logging.getLogger("allocator.api")
 
 
-def solve_in_child(scenario: str, out: str, cache: str, conn: Connection) -> None:
+def solve_in_child(document: dict[str, Any], locations: dict[str, str], out: str, cache: str,
+                   conn: Connection) -> None:  # fmt: skip
     """Run in a fresh process: solve as ``allocator solve`` does, report over ``conn``."""
-    os.environ["ALLOCATOR_CACHE"] = cache
-    from allocator.backends.base import Status
-    from allocator.io import InputError
-    from allocator.results import write_run
-    from allocator.run import solve_scenario
-    from api.jobs import problem_json
+    from allocator.engine import Options, solve
+    from allocator.errors import AllocatorError, Infeasible, InputError, internal_error
+    from allocator.explain.result import result_of
+    from allocator.writers.folder import write_result
+    from api.errors import problem_json
+    from api.submissions import read_job_inputs
 
     try:
-        run = solve_scenario(Path(scenario), progress=lambda m: conn.send(("progress", m)))
-        if run.evaluation is not None and not run.evaluation.ok:
-            shown = "; ".join(str(v) for v in run.evaluation.violations[:5])
-            conn.send(("failed", f"the evaluator rejected the solver's allocation: {shown}"))
-            return
-        status = run.result.status
-        if not (status.has_solution or status is Status.INFEASIBLE):
-            conn.send(("failed", f"no solution: {status.value} ({run.result.message})"))
-            return
-        summary = write_run(run, Path(out))
+        options = Options(cache=Path(cache), progress=lambda m: conn.send(("progress", m)))
+        run = solve(read_job_inputs(document, locations), options)
+        with contextlib.suppress(Infeasible):  # a result: its summary has the diagnosis
+            run.solution()
+        summary = write_result(result_of(run), Path(out))
         conn.send(("done", summary.model_dump(mode="json")))
     except InputError as exc:
         conn.send(("invalid", [problem_json(p) for p in exc.problems]))
-    except Exception as exc:  # reported as the job's reason; the server stays up
-        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+    except AllocatorError as exc:
+        conn.send(("failed", str(exc)))
+    except Exception as exc:  # a bug: logged with its id; the job says the id, the server stays up
+        conn.send(
+            ("failed", f"internal error {internal_error(exc)} (a bug, not the data; see the log)")
+        )
 
 
 @dataclass
@@ -180,13 +181,12 @@ class Dispatcher:
                 return True
             resolve = resolve_all(session, self.settings, job.document)
             job_id, document, input_hash = job.id, job.document, job.input_hash
-        folder = self.settings.data_dir / "jobs" / job_id
-        path = materialise(document, folder, resolve)
+        locations = {k: a.location for k, a in resolve.items()}
         out = self.settings.data_dir / "results" / input_hash
         parent, child = self.ctx.Pipe(duplex=False)
         cache = str((self.settings.data_dir / "cache").resolve())
         process = self.ctx.Process(
-            target=solve_in_child, args=(str(path), str(out), cache, child), daemon=True
+            target=solve_in_child, args=(document, locations, str(out), cache, child), daemon=True
         )
         process.start()
         child.close()

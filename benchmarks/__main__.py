@@ -26,15 +26,21 @@ import pyogrio
 import yaml
 
 from allocator.backends.base import Settings, get_backend
+from allocator.engine import Options, decode, land_scan
 from allocator.evaluate import evaluate
 from allocator.formulation.build import build_model
 from allocator.prepare import Prepared, prepare
-from allocator.run import decode, land_of
 from allocator.sample import generate
+from allocator.sources import read_inputs
 from benchmarks import hard, spreadsheet, straightforward
 
 ROOT = Path(__file__).resolve().parents[1]
 GAP = 1e-4
+
+
+def cache() -> Path:
+    """The land-scan cache folder: the command line's (``--cache`` reads the same variable)."""
+    return Path(os.environ.get("ALLOCATOR_CACHE", ROOT / ".cache" / "allocator"))
 
 
 def machine() -> str:
@@ -97,8 +103,8 @@ def sample_scenario(folder: Path, n_projects: int = 1000, n_parcels: int = 20_00
 
 
 def sample_prep(folder: Path, **kwargs: int) -> Prepared:
-    inputs, land = land_of(sample_scenario(folder, **kwargs))
-    return prepare(inputs, land)
+    inputs = read_inputs(sample_scenario(folder, **kwargs))
+    return prepare(inputs, land_scan(inputs, Options(cache=cache())))
 
 
 def engine(prep: Prepared, time_limit: float, threads: int = 1, seed: int = 0) -> dict:
@@ -106,7 +112,7 @@ def engine(prep: Prepared, time_limit: float, threads: int = 1, seed: int = 0) -
     model = build_model(prep)
     t1 = time.perf_counter()
     settings = Settings(time_limit_s=time_limit, gap_rel=GAP, threads=threads, seed=seed)
-    result = get_backend("highs")(model.lp, settings)
+    result = get_backend("highs").solve(model.lp, settings)
     t2 = time.perf_counter()
     alloc = decode(model, result.x) if result.x is not None else None
     check = evaluate(prep, alloc) if alloc is not None else None
@@ -313,7 +319,7 @@ def row_hard(folder: Path, limit: float = 10.0, factor: float = 10.0) -> str:
 
 def row_warm(prep: Prepared, repeats: int) -> str:
     base = build_model(prep)
-    first = get_backend("highs")(base.lp, Settings(time_limit_s=600, gap_rel=GAP))
+    first = get_backend("highs").solve(base.lp, Settings(time_limit_s=600, gap_rel=GAP))
     assert first.x is not None, first.message
     start = base.lp.named(first.x)
     rows = []
@@ -329,7 +335,7 @@ def row_warm(prep: Prepared, repeats: int) -> str:
         lp = build_model(changed).lp
         times = {}
         for mode, warm in (("cold", None), ("warm", start)):
-            runs = [get_backend("highs")(lp, Settings(time_limit_s=600, gap_rel=GAP, seed=seed, start=warm))
+            runs = [get_backend("highs").solve(lp, Settings(time_limit_s=600, gap_rel=GAP, seed=seed, start=warm))
                     for seed in range(repeats)]  # fmt: skip
             times[mode] = statistics.median(r.time_s for r in runs)
         rows.append([name, times["cold"], times["warm"], f"{times['warm'] / times['cold']:.0%}"])

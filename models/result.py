@@ -13,6 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 RunStatus = Literal["optimal", "feasible", "no_solution", "infeasible", "unbounded", "error"]
 PROJECT_STATUSES = ("approved", "rejected", "ineligible")
+SUPPLY_KEYS = ["resource", "year", "scope"]  # one supply row, in resources.csv and the model
+# The three marginal values of a supply row in resources.csv (万元 per unit of supply).
+FIXED_DUAL = "dual_fixed_int_wan_cny_per_unit"
+LP_DUAL = "dual_lp_wan_cny_per_unit"
+MIP_MARGINAL = "mip_marginal_wan_cny_per_unit"
+MIP_COLUMNS = [MIP_MARGINAL, "mip_marginal_lo", "mip_marginal_hi", "marginal_step", "mip_note"]
 REASONS = (
     "APPROVED",
     "LOCKED_IN",

@@ -9,14 +9,12 @@ validation. Defaults marked *assumed* are not public local figures (see RULES.md
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from models.backends import BACKEND_NAMES
 from models.land import Land
 
 DISTRICTS = ("xuecheng", "shizhong", "yicheng", "taierzhuang", "shanting", "tengzhou", "hitech")
@@ -378,9 +376,9 @@ class Closure(Strict):
 
 
 class Solver(Strict):
-    backend: Literal[
-        "highs", "cpsat", "ortools_highs", "ortools_scip", "ortools_cbc", "pulp_cbc", "pulp_highs"
-    ] = Field("highs", description="Solver backend.")
+    backend: Literal[BACKEND_NAMES] = Field(  # type: ignore[valid-type]
+        "highs", description="Solver backend."
+    )
     time_limit_s: float = Field(60.0, gt=0, description="Wall-clock limit for the solve.")
     gap_rel: float = Field(1e-4, ge=0, le=1, description="Relative gap at which to stop.")
     threads: int = Field(1, ge=1, le=64, description="Solver threads (fixed for determinism).")
@@ -494,45 +492,6 @@ def map_sources(data: dict[str, Any], fn: Callable[[str], Any]) -> dict[str, Any
     if isinstance(out.get("exclusions"), list):
         out["exclusions"] = [fn(v) if isinstance(v, str) else v for v in out["exclusions"]]
     return out
-
-
-def _relocate(doc: dict[str, Any], base_dir: Path, target_dir: Path) -> dict[str, Any]:
-    """Rewrite the base's relative data paths so that they stay right from ``target_dir``."""
-    data = doc.get("data")
-    if not isinstance(data, dict):
-        return doc
-
-    def move(value: str) -> str:
-        path, _, layer = value.partition("#")
-        if Path(path).is_absolute() or "://" in path:  # absolute, or a database URL
-            return value
-        moved = os.path.relpath(Path(base_dir, path).resolve(), target_dir)
-        return f"{moved}#{layer}" if layer else moved
-
-    return {**doc, "data": map_sources(data, move)}
-
-
-def load_document(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Read a scenario YAML into a plain dict with its ``extends`` chain merged in."""
-    path = path.resolve()
-    if path in seen:
-        chain = " -> ".join(p.name for p in (*seen, path))
-        raise ValueError(f"`extends` forms a cycle: {chain}")
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path.name}: not valid YAML: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise ValueError(f"{path.name}: a scenario must be a mapping, got {type(doc).__name__}")
-    base_name = doc.get("extends")
-    if base_name is None:
-        return doc
-    base_path = (path.parent / str(base_name)).resolve()
-    if not base_path.exists():
-        raise ValueError(f"{path.name}: `extends` names {base_name!r}, which does not exist")
-    base = _relocate(load_document(base_path, (*seen, path)), base_path.parent, path.parent)
-    base.pop("extends", None)
-    return merge(base, doc)
 
 
 def scenario_schema() -> dict[str, Any]:

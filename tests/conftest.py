@@ -11,9 +11,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from allocator.inputs import load_inputs
+from allocator.engine import Options, Run, land_scan, solve
+from allocator.inputs import Inputs, Tables, check_inputs, validated
+from allocator.land.scan import LandScan
 from allocator.prepare import Prepared, prepare
 from allocator.sample import PROJECT_TEMPLATE as PROJECT
+from allocator.sources import read_inputs
 
 RESOURCES: dict[str, Any] = {
     "land_quota": {
@@ -48,6 +51,45 @@ def project(**changes: Any) -> dict[str, Any]:
     return {**PROJECT, **changes}
 
 
+SUPPLY_COLUMNS = ["resource", "year", "scope", "amount", "price_wan_cny_per_unit", "purchase_cap"]
+
+
+def _document(scenario: dict[str, Any] | None, parks: bool) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "name": "tiny",
+        "data": {
+            "projects": "projects.csv",
+            "supplies": "supplies.csv",
+            "firms": None,
+            "parks": "parks.csv" if parks else None,
+        },
+        "horizon": {"start": 2027, "end": 2029},
+        "resources": RESOURCES,
+        "objective": {"bonus_weights": {}},
+        "solver": {"time_limit_s": 30, "gap_rel": 1e-9},
+    }
+    doc.update(scenario or {})
+    return doc
+
+
+def _supplies(supplies: list[tuple[Any, ...]]) -> pd.DataFrame:
+    return pd.DataFrame(supplies, columns=SUPPLY_COLUMNS[: len(supplies[0])])
+
+
+def tiny(
+    projects: list[dict[str, Any]],
+    supplies: list[tuple[Any, ...]],
+    scenario: dict[str, Any] | None = None,
+    parks: list[dict[str, Any]] | None = None,
+) -> Inputs:
+    """A tiny city built in memory (no files): the checked inputs of its scenario."""
+    labels = {"scenario": "scenario.yaml", "projects": "projects.csv",
+              "supplies": "supplies.csv", "parks": "parks.csv"}  # fmt: skip
+    tables = Tables(projects=pd.DataFrame(projects), supplies=_supplies(supplies),
+                    parks=pd.DataFrame(parks) if parks is not None else None, labels=labels)  # fmt: skip
+    return check_inputs(validated(_document(scenario, parks is not None), "scenario.yaml"), tables)
+
+
 def write_case(
     folder: Path,
     projects: list[dict[str, Any]],
@@ -55,47 +97,50 @@ def write_case(
     scenario: dict[str, Any] | None = None,
     parks: list[dict[str, Any]] | None = None,
 ) -> Path:
-    """Write a tiny city and its scenario; return the scenario path."""
+    """Write a tiny city and its scenario as files; return the scenario path."""
     folder.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(projects).to_csv(folder / "projects.csv", index=False)
-    pd.DataFrame(
-        supplies,
-        columns=["resource", "year", "scope", "amount", "price_wan_cny_per_unit", "purchase_cap"][
-            : len(supplies[0])
-        ],
-    ).to_csv(folder / "supplies.csv", index=False)
-    doc: dict[str, Any] = {
-        "name": "tiny",
-        "data": {
-            "projects": "projects.csv",
-            "supplies": "supplies.csv",
-            "firms": None,
-            "parks": None,
-        },
-        "horizon": {"start": 2027, "end": 2029},
-        "resources": RESOURCES,
-        "objective": {"bonus_weights": {}},
-        "solver": {"time_limit_s": 30, "gap_rel": 1e-9},
-    }
+    _supplies(supplies).to_csv(folder / "supplies.csv", index=False)
     if parks is not None:
         pd.DataFrame(parks).to_csv(folder / "parks.csv", index=False)
-        doc["data"]["parks"] = "parks.csv"
-    doc.update(scenario or {})
     path = folder / "scenario.yaml"
+    doc = _document(scenario, parks is not None)
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     return path
 
 
 @pytest.fixture
-def case(tmp_path: Path) -> Callable[..., Path]:
+def case() -> Callable[..., Inputs]:
+    """A tiny city in memory (see ``tiny``)."""
+    return tiny
+
+
+@pytest.fixture
+def case_file(tmp_path: Path) -> Callable[..., Path]:
+    """A tiny city as files (for the command line and the readers)."""
+
     def make(*args: Any, **kw: Any) -> Path:
         return write_case(tmp_path / "case", *args, **kw)
 
     return make
 
 
-def prepared(path: Path) -> Prepared:
-    return prepare(load_inputs(path))
+def prepared(inputs: Inputs | Path) -> Prepared:
+    """The prepared tables of inputs in memory (or of a scenario file), without land."""
+    return prepare(read_inputs(inputs) if isinstance(inputs, Path) else inputs)
+
+
+def solved(inputs: Inputs | Path, **options: Any) -> Run:
+    """A run of inputs in memory (or of a scenario file), land scans cached per session."""
+    if isinstance(inputs, Path):
+        inputs = read_inputs(inputs)
+    return solve(inputs, Options(cache=Path(os.environ["ALLOCATOR_CACHE"]), **options))
+
+
+def scanned(path: Path) -> tuple[Inputs, LandScan]:
+    """A scenario file's inputs and its land scan (cached per session)."""
+    inputs = read_inputs(path)
+    return inputs, land_scan(inputs, Options(cache=Path(os.environ["ALLOCATOR_CACHE"])))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -147,8 +147,8 @@ BAD = [
 
 
 @pytest.mark.parametrize(("what", "change", "message"), BAD, ids=[b[0] for b in BAD])
-def test_bad_input_exits_2_and_writes_nothing(case, tmp_path, what, change, message):
-    path = case(
+def test_bad_input_exits_2_and_writes_nothing(case_file, tmp_path, what, change, message):
+    path = case_file(
         [project(**change), project(project_id="P-2")],
         [("land_quota", 2027, "xuecheng", 100), ("energy", 2027, "city", 5000)],
     )
@@ -161,9 +161,9 @@ def test_bad_input_exits_2_and_writes_nothing(case, tmp_path, what, change, mess
     assert run("validate", path).exit_code == 2
 
 
-def test_all_problems_at_once(case, tmp_path):
+def test_all_problems_at_once(case_file, tmp_path):
     rows = [project(land_mu=-1), project(project_id="P-2", district="mars", readiness=2)]
-    path = case(rows, [("land_quota", 2027, "xuecheng", 100), ("energy", 2035, "city", 5)])
+    path = case_file(rows, [("land_quota", 2027, "xuecheng", 100), ("energy", 2035, "city", 5)])
     result = run("validate", path)
     assert result.exit_code == 2
     assert "invalid input: 4 problem(s)" in result.output
@@ -171,14 +171,14 @@ def test_all_problems_at_once(case, tmp_path):
         assert text in result.output
 
 
-def test_infeasible_locked_in_projects_exit_3_with_diagnosis(case, tmp_path):
+def test_infeasible_locked_in_projects_exit_3_with_diagnosis(case_file, tmp_path):
     rows = [
         project(project_id="P-1", land_mu=60),
         project(project_id="P-2", land_mu=60),
         project(project_id="P-3", land_mu=10),
     ]
     supplies = [("land_quota", 2027, "xuecheng", 100), ("energy", 2027, "city", 1e6)]
-    path = case(
+    path = case_file(
         rows,
         supplies,
         {"locked_in": {"P-1": 2027, "P-2": 2027}, "horizon": {"start": 2027, "end": 2027}},
@@ -199,8 +199,8 @@ def test_infeasible_locked_in_projects_exit_3_with_diagnosis(case, tmp_path):
     assert not (out / "allocations.csv").exists()
 
 
-def test_locked_in_ineligible_project_is_bad_input(case, tmp_path):
-    path = case(
+def test_locked_in_ineligible_project_is_bad_input(case_file, tmp_path):
+    path = case_file(
         [project(annual_tax_wan_cny=1)],
         [("land_quota", 2027, "xuecheng", 100), ("energy", 2027, "city", 5000)],
         {"locked_in": {"P-1": None}},
@@ -210,25 +210,50 @@ def test_locked_in_ineligible_project_is_bad_input(case, tmp_path):
     assert "locked in but INELIGIBLE_BELOW_TAX_FLOOR" in result.output
 
 
-def test_a_result_the_evaluator_rejects_is_not_written(case, tmp_path, monkeypatch):
+def test_a_result_the_evaluator_rejects_is_not_written(case_file, tmp_path, monkeypatch):
     """A backend that returns a broken allocation: exit 1, nothing on disk."""
     import numpy as np
 
-    import allocator.run
+    import allocator.engine
     from allocator.backends.base import Status, finish
 
-    def broken(name):
-        def solve(lp, settings):  # approves everything, whatever the rows say
-            return finish(lp, name, "broken", 0.0, Status.OPTIMAL, np.asarray(lp.col_hi), None)
+    class Broken:
+        def __init__(self, name):
+            self.name = name
 
-        return solve
+        def solve(self, lp, settings):  # approves everything, whatever the rows say
+            return finish(lp, self.name, "broken", 0.0, Status.OPTIMAL, np.asarray(lp.col_hi), None)
 
-    monkeypatch.setattr(allocator.run, "get_backend", broken)
+    monkeypatch.setattr(allocator.engine, "get_backend", Broken)
     rows = [project(project_id="P-1"), project(project_id="P-2")]
-    path = case(rows, [("land_quota", 2027, "xuecheng", 60), ("energy", 2027, "city", 5000)])
+    path = case_file(rows, [("land_quota", 2027, "xuecheng", 60), ("energy", 2027, "city", 5000)])
     out = tmp_path / "out"
     result = run("solve", path, "--out", out)
     assert result.exit_code == 1
     assert "evaluator rejected" in result.output
     assert "land_quota[year=2027,scope=xuecheng]: used 100" in result.output
     assert not out.exists()
+
+
+def test_a_bug_is_not_reported_as_bad_input(case_file, tmp_path, monkeypatch):
+    """An error of ours exits 1 with an error id whose traceback is in the log, never as
+    "invalid input" (exit 2)."""
+    import allocator.cli
+    import allocator.engine
+
+    def broken(prep):
+        raise KeyError("a column our code expected")
+
+    monkeypatch.setattr(allocator.engine, "build_model", broken)
+    monkeypatch.setattr(allocator.cli, "LOG", tmp_path / "errors.log")
+    path = case_file(
+        [project()], [("land_quota", 2027, "xuecheng", 60), ("energy", 2027, "city", 5000)]
+    )
+    result = run("solve", path, "--out", tmp_path / "out")
+    assert result.exit_code == 1
+    assert "invalid input" not in result.output
+    error_id = result.output.split("internal error ")[1].split()[0]
+    assert error_id.startswith("E-")
+    log = (tmp_path / "errors.log").read_text(encoding="utf-8")
+    assert error_id in log and "KeyError: 'a column our code expected'" in log
+    assert not (tmp_path / "out").exists()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from allocator.run import solve_scenario
-from tests.conftest import RESOURCES, project
+from tests.conftest import RESOURCES, project, solved
 
 
 def big(**kw: object) -> dict:
@@ -37,7 +36,7 @@ def test_fewest_groups_beat_a_smaller_weighted_slack(case):
         "locked_in": {"P-1": 2027, "P-2": 2027},
         "count_rules": [{"name": "one_in_shizhong", "district": "shizhong", "min_count": 1}],
     })  # fmt: skip
-    run = solve_scenario(path)
+    run = solved(path)
     assert run.result.status.value == "infeasible"
     diag = run.diagnosis
     assert diag is not None
@@ -60,7 +59,7 @@ def test_two_groups_when_one_will_not_do(case):
         "horizon": {"start": 2027, "end": 2027},
         "locked_in": {"P-1": 2027, "P-2": 2027},
     })  # fmt: skip
-    diag = solve_scenario(path).diagnosis
+    diag = solved(path).diagnosis
     assert diag is not None
     short = {r["row"]: (r["shortfall"], r["locked_in_projects"]) for r in diag.relaxed_rows}
     assert short == {

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from allocator.backends.base import Settings, get_backend
+from allocator.engine import decode
 from allocator.evaluate import Allocation, evaluate
 from allocator.formulation.build import build_model
-from allocator.run import decode
 from tests.conftest import prepared, project
 
 SUPPLY = [
@@ -129,7 +129,7 @@ def test_a_corrupted_coefficient_is_caught(case):
         )
     )
     model = build_model(prep)
-    honest = get_backend("highs")(model.lp, Settings())
+    honest = get_backend("highs").solve(model.lp, Settings())
     honest_alloc = decode(model, honest.x)
     assert evaluate(prep, honest_alloc).ok and list(honest_alloc.starts.index) == ["P-1"]
 
@@ -137,7 +137,7 @@ def test_a_corrupted_coefficient_is_caught(case):
     A = lp.A.tolil()
     A[lp.row_names.index("energy[year=2027,scope=city]"), lp.col_names.index("s[P-2,2027]")] = 0.0
     corrupted = type(lp)(**{**lp.__dict__, "A": A.tocsr()})
-    result = get_backend("highs")(corrupted, Settings())
+    result = get_backend("highs").solve(corrupted, Settings())
     bad = decode(model, result.x)
     bad_starts = bad.starts
     assert sorted(bad_starts.index) == ["P-1", "P-2"]

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from allocator.inputs import load_inputs, load_scenario
-from allocator.io import InputError
+from allocator.errors import InputError
+from allocator.sources import read_inputs, read_scenario
 from models.tables import PROJECTS, _cells_as_text, parse_table
 from tests.conftest import project
 
@@ -18,18 +18,18 @@ SUPPLY = [("land_quota", 2027, "xuecheng", 100), ("energy", 2027, "city", 5000)]
 
 def problems_of(path: Path) -> list[str]:
     with pytest.raises(InputError) as info:
-        load_inputs(path)
+        read_inputs(path)
     return [str(p) for p in info.value.problems]
 
 
-def test_every_bad_cell_is_reported_with_row_field_value_and_rule(case):
+def test_every_bad_cell_is_reported_with_row_field_value_and_rule(case_file):
     rows = [
         project(project_id="P-1", land_mu=-3),
         project(project_id="P-2", energy_tce_per_year="nan", district="atlantis"),
         project(project_id="P-3", annual_tax_wan_cny="", investment_wan_cny="inf"),
         project(project_id="P-4", readiness=1.5, build_years=1.5, kind="mega"),
     ]
-    found = problems_of(case(rows, SUPPLY))
+    found = problems_of(case_file(rows, SUPPLY))
     expected = [
         "projects.csv row 2 (P-1): field `land_mu` = '-3' must be ≥ 0",
         "projects.csv row 3 (P-2): field `energy_tce_per_year` = 'nan' must be a finite number",
@@ -45,12 +45,12 @@ def test_every_bad_cell_is_reported_with_row_field_value_and_rule(case):
     assert len(found) == len(expected)
 
 
-def test_missing_extra_and_wrong_unit_columns(case):
+def test_missing_extra_and_wrong_unit_columns(case_file):
     row = project()
     row.pop("jobs")
     row["land_ha"] = row.pop("land_mu")
     row["notes"] = "x"
-    found = problems_of(case([row], SUPPLY))
+    found = problems_of(case_file([row], SUPPLY))
     assert "projects.csv: field `jobs` required column is missing" in found
     assert any(
         "field `land_ha`" in f and "unit `ha`" in f and "`land_mu` in `mu`" in f for f in found
@@ -68,21 +68,21 @@ def test_money_in_yuan_is_a_wrong_unit():
     assert "unit `yuan`" in problems[0].rule
 
 
-def test_unknown_reference_and_requires_cycle(case):
+def test_unknown_reference_and_requires_cycle(case_file):
     rows = [
         project(project_id="P-1", requires="P-2"),
         project(project_id="P-2", requires="P-3"),
         project(project_id="P-3", requires="P-1", excludes="P-9"),
     ]
-    found = problems_of(case(rows, SUPPLY))
+    found = problems_of(case_file(rows, SUPPLY))
     assert any("field `excludes` = 'P-9' names no project" in f for f in found)
     cycle = [f for f in found if "forms a cycle" in f]
     assert len(cycle) == 1 and "P-1 -> P-2 -> P-3 -> P-1" in cycle[0]
 
 
-def test_supply_year_outside_horizon_and_bad_scope(case):
+def test_supply_year_outside_horizon_and_bad_scope(case_file):
     supplies = [*SUPPLY, ("energy", 2031, "city", 10), ("land_quota", 2027, "city", 5)]
-    found = problems_of(case([project()], supplies))
+    found = problems_of(case_file([project()], supplies))
     assert any(
         "row 4 (energy): field `year` = '2031' year is outside the scenario horizon" in f
         for f in found
@@ -90,31 +90,33 @@ def test_supply_year_outside_horizon_and_bad_scope(case):
     assert any("row 5 (land_quota): field `scope` = 'city'" in f for f in found)
 
 
-def test_missing_file_is_named(case, tmp_path):
-    path = case([project()], SUPPLY)
+def test_missing_file_is_named(case_file, tmp_path):
+    path = case_file([project()], SUPPLY)
     (path.parent / "supplies.csv").unlink()
     found = problems_of(path)
     assert found == [f"supplies.csv: file not found: {path.parent / 'supplies.csv'}"]
 
 
-def test_scenario_errors_name_the_field(case):
-    path = case([project()], SUPPLY, {"horizon": {"start": 2027, "end": 2026}, "typo": 1})
+def test_scenario_errors_name_the_field(case_file):
+    path = case_file([project()], SUPPLY, {"horizon": {"start": 2027, "end": 2026}, "typo": 1})
     with pytest.raises(InputError) as info:
-        load_scenario(path)
+        read_scenario(path)
     text = [str(p) for p in info.value.problems]
     assert any("field `typo`" in t and "Extra inputs are not permitted" in t for t in text)
     assert any("horizon" in t and "before horizon.start" in t for t in text)
 
 
-def test_locked_project_unknown_or_outside_window(case):
-    path = case([project(earliest_year=2028)], SUPPLY, {"locked_in": {"P-1": 2027, "P-7": None}})
+def test_locked_project_unknown_or_outside_window(case_file):
+    path = case_file(
+        [project(earliest_year=2028)], SUPPLY, {"locked_in": {"P-1": 2027, "P-7": None}}
+    )
     found = problems_of(path)
     assert any("`locked_in.P-1` = '2027' year is outside the project's" in f for f in found)
     assert any("`locked_in` = 'P-7' names no project" in f for f in found)
 
 
-def test_extends_merges_and_keeps_data_paths(case, tmp_path):
-    base = case([project()], SUPPLY)
+def test_extends_merges_and_keeps_data_paths(case_file, tmp_path):
+    base = case_file([project()], SUPPLY)
     sub = tmp_path / "variants"
     sub.mkdir()
     child = sub / "cut.yaml"
@@ -127,26 +129,26 @@ def test_extends_merges_and_keeps_data_paths(case, tmp_path):
             }
         )
     )
-    sc = load_scenario(child)
+    sc = read_scenario(child)
     assert sc.name == "cut"
     assert sc.resources["energy"].supply_factor == 0.9
     assert sc.resources["energy"].purchase is not None  # the rest of the base is kept
-    inputs = load_inputs(child)
+    inputs = read_inputs(child)
     assert len(inputs.projects) == 1
-    assert load_scenario(base).resources["energy"].supply_factor == 1.0
+    assert read_scenario(base).resources["energy"].supply_factor == 1.0
 
 
-def test_excel_and_parquet_inputs(case):
-    path = case([project(), project(project_id="P-2", land_mu=0)], SUPPLY)
+def test_excel_and_parquet_inputs(case_file):
+    path = case_file([project(), project(project_id="P-2", land_mu=0)], SUPPLY)
     frame = pd.read_csv(path.parent / "projects.csv", dtype=str, keep_default_na=False)
     frame.to_excel(path.parent / "projects.xlsx", index=False)
     frame.to_parquet(path.parent / "projects.parquet")
-    from_csv = load_inputs(path).projects
+    from_csv = read_inputs(path).projects
     for suffix in ("xlsx", "parquet"):
         doc = yaml.safe_load(path.read_text())
         doc["data"]["projects"] = f"projects.{suffix}"
         path.write_text(yaml.safe_dump(doc))
-        other = load_inputs(path).projects
+        other = read_inputs(path).projects
         pd.testing.assert_frame_equal(other, from_csv, check_dtype=False)
 
 

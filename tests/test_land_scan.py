@@ -8,9 +8,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from allocator.io import InputError
-from allocator.run import land_of
-from tests.conftest import project
+from allocator.errors import InputError
+from tests.conftest import project, scanned
 from tests.landkit import X0, Y0, H, W, cell, firm, land_scenario, parcel, write_city
 
 SUPPLY = [("land_quota", 2027, "xuecheng", 0), ("energy", 2027, "city", 1e6)]
@@ -23,7 +22,7 @@ def days_ago(n: int) -> str:
 
 def scan(tmp_path, parcels, firms=None, exclusions=None, **changes):
     write_city(tmp_path, parcels, firms, exclusions)
-    _, land = land_of(land_scenario(tmp_path, [project()], SUPPLY, **changes))
+    _, land = scanned(land_scenario(tmp_path, [project()], SUPPLY, **changes))
     return land
 
 
@@ -198,13 +197,13 @@ def test_bad_parcels_are_named(tmp_path, what, change, field, rule):
     write_city(tmp_path, [good, bad])
     path = land_scenario(tmp_path, [project()], SUPPLY)
     with pytest.raises(InputError) as info:
-        land_of(path)
+        scanned(path)
     (problem,) = info.value.problems
     assert problem.key == "BAD" and problem.field == field and problem.row == 3
     assert rule in problem.rule and problem.file == "city.gpkg#parcels"
     # with on_invalid: skip, the scan goes on for the valid parcels
     path = land_scenario(tmp_path, [project()], SUPPLY, land={"on_invalid": "skip"})
-    _, land = land_of(path)
+    _, land = scanned(path)
     assert land.parcels["parcel_id"].tolist() == ["OK"]
     assert [w.key for w in land.warnings] == ["BAD"]
 
@@ -212,7 +211,7 @@ def test_bad_parcels_are_named(tmp_path, what, change, field, rule):
 def test_duplicate_geometry(tmp_path):
     write_city(tmp_path, [parcel("A", cell(0)), parcel("B", cell(0))])
     with pytest.raises(InputError) as info:
-        land_of(land_scenario(tmp_path, [project()], SUPPLY))
+        scanned(land_scenario(tmp_path, [project()], SUPPLY))
     assert [str(p) for p in info.value.problems] == [
         "city.gpkg#parcels row 3 (B): field `geometry` same geometry as A"]  # fmt: skip
 
@@ -222,10 +221,10 @@ def test_missing_crs_suggests_the_zone_prefixed_one(tmp_path):
     write_city(tmp_path, [parcel("A", shifted)], crs=None)
     path = land_scenario(tmp_path, [project()], SUPPLY)
     with pytest.raises(InputError) as info:
-        land_of(path)
+        scanned(path)
     (problem,) = info.value.problems
     assert "no coordinate reference system" in problem.rule and "EPSG:4527" in problem.rule
-    _, land = land_of(
+    _, land = scanned(
         land_scenario(tmp_path, [project()], SUPPLY, land={"assume_crs": "EPSG:4527"})
     )
     assert land.parcels["area_mu"].iloc[0] == pytest.approx(10.0, rel=1e-3)
@@ -235,7 +234,7 @@ def test_missing_crs_suggests_the_zone_prefixed_one(tmp_path):
 def test_wrong_crs_is_caught(tmp_path):
     write_city(tmp_path, [parcel("A", cell(0))], crs="EPSG:4490")  # metres declared as degrees
     with pytest.raises(InputError) as info:
-        land_of(land_scenario(tmp_path, [project()], SUPPLY))
+        scanned(land_scenario(tmp_path, [project()], SUPPLY))
     assert "do not fit the declared CRS" in info.value.problems[0].rule
 
 
@@ -243,23 +242,23 @@ def test_missing_layer_and_unreadable_file(tmp_path):
     write_city(tmp_path, [parcel("A", cell(0))])
     path = land_scenario(tmp_path, [project()], SUPPLY, data={"parcels": "city.gpkg#plots"})
     with pytest.raises(InputError) as info:
-        land_of(path)
+        scanned(path)
     assert "no layer `plots` in city.gpkg" in info.value.problems[0].rule
     (tmp_path / "broken.gpkg").write_text("not a geopackage")
     path = land_scenario(tmp_path, [project()], SUPPLY, data={"parcels": "broken.gpkg"})
     with pytest.raises(InputError) as info:
-        land_of(path)
+        scanned(path)
     assert info.value.problems[0].file == "broken.gpkg"
 
 
 def test_scan_is_cached_by_input_hash(tmp_path):
     write_city(tmp_path, [parcel("A", cell(0))])
     path = land_scenario(tmp_path, [project()], SUPPLY)
-    assert not land_of(path)[1].cached
-    assert land_of(path)[1].cached
+    assert not scanned(path)[1].cached
+    assert scanned(path)[1].cached
     write_city(tmp_path, [parcel("A", cell(1))])  # the layer changed: scan again
-    assert not land_of(path)[1].cached
-    pd.testing.assert_index_equal(land_of(path)[1].parcels.index, pd.RangeIndex(1))
+    assert not scanned(path)[1].cached
+    pd.testing.assert_index_equal(scanned(path)[1].parcels.index, pd.RangeIndex(1))
 
 
 @pytest.mark.parametrize("fmt", ["geojson", "parquet", "shp.zip"])
@@ -269,7 +268,7 @@ def test_other_layer_formats_give_the_same_scan(tmp_path, fmt):
     rows = [parcel("A", cell(0)), parcel("B", cell(1), status="not_started", developed_area_share=0,
                                               agreed_start_date=days_ago(800))]  # fmt: skip
     write_city(tmp_path, rows)
-    reference = land_of(land_scenario(tmp_path, [project()], SUPPLY))[1].findings
+    reference = scanned(land_scenario(tmp_path, [project()], SUPPLY))[1].findings
     layer = gpd.read_file(tmp_path / "city.gpkg", layer="parcels")
     if fmt == "parquet":
         layer.to_parquet(tmp_path / "parcels.parquet")
@@ -287,7 +286,7 @@ def test_other_layer_formats_give_the_same_scan(tmp_path, fmt):
                     z.write(part, part.name)
         name = "parcels.zip"
     path = land_scenario(tmp_path, [project()], SUPPLY, data={"parcels": name})
-    found = land_of(path)[1].findings
+    found = scanned(path)[1].findings
     pd.testing.assert_frame_equal(found, reference, check_exact=False, rtol=1e-6)
 
 
@@ -313,7 +312,7 @@ def test_class_d_parcels_and_projects(tmp_path):
                       existing_parcel_id="Q00")  # fmt: skip
     fine = project(project_id="UP-A", kind="tech_upgrade", land_mu=0, firm_id="F19",
                    existing_parcel_id="Q19")  # fmt: skip
-    inputs, land = land_of(land_scenario(tmp_path, [upgrade, fine], SUPPLY))
+    inputs, land = scanned(land_scenario(tmp_path, [upgrade, fine], SUPPLY))
     assert finding(land, "Q00", "CLASS_D")["figure"] == 1.0  # last of 20
     assert finding(land, "Q01", "CLASS_D") is None
     from allocator.prepare import prepare

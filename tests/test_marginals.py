@@ -9,10 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from allocator.cli import app
-from allocator.results import resources_table, write_run
-from allocator.run import solve_scenario
-from allocator.whatif import what_it_would_take
-from tests.conftest import RESOURCES, project
+from allocator.explain.result import resources_table, result_of
+from allocator.explain.whatif import what_it_would_take
+from allocator.writers.folder import write_result
+from tests.conftest import RESOURCES, project, solved
 
 ONE_YEAR = {"start": 2027, "end": 2027}
 
@@ -30,7 +30,7 @@ def scored(pid: str, tce: float, score: float, **kw: object) -> dict:
 
 def table(case, rows, supplies, scenario) -> dict:
     base = {"objective": {"value_column": "score_wan_cny"}, "explain": {"mip_marginals": True}}
-    run = solve_scenario(case(rows, supplies, {**base, **scenario}))
+    run = solved(case(rows, supplies, {**base, **scenario}))
     out = resources_table(run)
     return {(r.resource, r.year, r.scope): r for r in out.itertuples()}
 
@@ -101,7 +101,7 @@ def test_mip_marginals_are_off_unless_asked(case):
     path = case(rows, [("energy", 2027, "city", 100)],
                 {"resources": energy(), "horizon": ONE_YEAR,
                  "objective": {"value_column": "score_wan_cny"}})  # fmt: skip
-    out = resources_table(solve_scenario(path))
+    out = resources_table(solved(path))
     assert out["mip_marginal_wan_cny_per_unit"].isna().all()
     assert "not computed" in out.loc[0, "marginal_note"]
 
@@ -114,7 +114,7 @@ def test_reasons_weigh_value_against_the_opportunity_cost(case, tmp_path):
     path = case(rows, [("energy", 2027, "city", 100)],
                 {"resources": energy(), "horizon": ONE_YEAR,
                  "objective": {"value_column": "score_wan_cny"}})  # fmt: skip
-    write_run(solve_scenario(path), tmp_path / "out")
+    write_result(result_of(solved(path)), tmp_path / "out")
     notes = {
         n["project_id"]: n for n in json.loads((tmp_path / "out" / "explanations.json").read_text())
     }
@@ -154,7 +154,7 @@ def test_explain_gives_the_exact_price_of_a_rejected_project(case):
     assert approved["would_enter"] == ["A"] and approved["would_leave"] == ["C"]
 
 
-def test_explain_a_project_that_does_not_fit_at_all(case):
+def test_explain_a_project_that_does_not_fit_at_all(case, case_file):
     """100 tce: A needs 101. Only more supply helps: A + B at 151 tce is worth 125 ≥ 90."""
     rows = [scored("A", 101, 80), scored("B", 50, 45), scored("C", 50, 45)]
     path = case(rows, [("energy", 2027, "city", 100)],
@@ -164,6 +164,9 @@ def test_explain_a_project_that_does_not_fit_at_all(case):
     assert found["loss_wan_cny"] is None and "does not fit at all" in found["text"]
     (inc,) = found["supply_increases"]
     assert inc["smallest_increase"] == pytest.approx(51)
+    path = case_file(rows, [("energy", 2027, "city", 100)],
+                     {"resources": energy(), "horizon": ONE_YEAR,
+                      "objective": {"value_column": "score_wan_cny"}})  # fmt: skip
     result = CliRunner().invoke(app, ["explain", str(path), "P-404"])
     assert result.exit_code == 2 and "P-404" in result.output
     out = path.parent / "explain.json"

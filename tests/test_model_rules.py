@@ -5,10 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from allocator.backends.base import BACKENDS, Settings, Status, get_backend
+from allocator.backends.base import Settings, Status, get_backend
+from allocator.engine import decode
 from allocator.evaluate import evaluate
 from allocator.formulation.build import build_model
-from allocator.run import decode
+from models.backends import BACKENDS
 from tests.conftest import RESOURCES, prepared, project
 
 ENERGY_ONLY = {
@@ -18,7 +19,7 @@ ENERGY_ONLY = {
 
 def solve(prep, backend: str = "highs"):
     model = build_model(prep)
-    result = get_backend(backend)(model.lp, Settings(gap_rel=1e-9))
+    result = get_backend(backend).solve(model.lp, Settings(gap_rel=1e-9))
     assert result.status is Status.OPTIMAL, result.message
     alloc = decode(model, result.x)
     check = evaluate(prep, alloc)

@@ -6,9 +6,9 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from allocator.inputs import load_inputs
 from allocator.land.partition import spatial_partitions
 from allocator.land.scan import scan
+from allocator.sources import read_inputs
 from tests.conftest import project
 from tests.landkit import X0, Y0, H, W, cell, land_scenario, parcel, write_city
 
@@ -27,7 +27,7 @@ def test_four_partitions_give_the_single_scan_with_a_site_across_them(tmp_path):
     strip = shapely.box(X0 + 6.5 * W, Y0 - H, X0 + 7.5 * W, Y0 + 2 * H)  # cuts I6 and I7
     write_city(tmp_path, rows, exclusions=[strip])
     path = land_scenario(tmp_path, [project()], SUPPLY, land={"on_invalid": "skip"})
-    inputs = load_inputs(path)
+    inputs = read_inputs(path)
     sc = inputs.scenario
     one = scan(sc, path.parent, inputs.firms, inputs.parks)
     sc4 = sc.model_copy(update={"land": sc.land.model_copy(update={"partitions": 4})})

@@ -13,8 +13,7 @@ from typer.testing import CliRunner
 from allocator.cli import app
 from allocator.evaluate import Allocation, evaluate
 from allocator.formulation import land as land_rows
-from allocator.run import solve_scenario
-from tests.conftest import project
+from tests.conftest import project, solved
 from tests.landkit import cell, land_scenario, parcel, write_city
 
 IDLE = {"status": "not_started", "transfer_date": "2020-01-01", "agreed_start_date": "2022-01-01",
@@ -41,7 +40,7 @@ def supplies(quota: float):
 def test_reuse_is_chosen_when_quota_is_short(tmp_path):
     site_city(tmp_path)
     path = land_scenario(tmp_path, [proj("P-1", 15)], supplies(0), **ONE_YEAR)
-    run = solve_scenario(path)
+    run = solved(path)
     assert run.evaluation.ok, run.evaluation.violations
     assert run.starts.to_dict() == {"P-1": 2027}
     assert run.placed.to_dict() == {"P-1": "S-00001"}
@@ -50,7 +49,7 @@ def test_reuse_is_chosen_when_quota_is_short(tmp_path):
 def test_quota_is_used_where_no_site_fits(tmp_path):
     site_city(tmp_path)
     rows = [proj("BIG", 25), proj("IT", 15, sector="food", plot_ratio=1.1)]  # too big; not led
-    run = solve_scenario(land_scenario(tmp_path, rows, supplies(40), **ONE_YEAR))
+    run = solved(land_scenario(tmp_path, rows, supplies(40), **ONE_YEAR))
     assert sorted(run.starts.index) == ["BIG", "IT"]
     assert run.placed.empty
     used = run.evaluation.resources.set_index(["resource", "scope"])["used"]
@@ -60,7 +59,7 @@ def test_quota_is_used_where_no_site_fits(tmp_path):
 def test_projects_share_a_site_up_to_its_area(tmp_path):
     site_city(tmp_path, n=3)  # 30 mu; disposing of it earns 15 mu of quota (linkage 0.5)
     rows = [proj("A", 12), proj("B", 12), proj("C", 12, annual_value_added_wan_cny=100)]
-    run = solve_scenario(land_scenario(tmp_path, rows, supplies(0), **ONE_YEAR))
+    run = solved(land_scenario(tmp_path, rows, supplies(0), **ONE_YEAR))
     assert sorted(run.starts.index) == ["A", "B", "C"]
     assert len(run.placed) == 2 and run.placed.nunique() == 1  # two on the site, one on quota
 
@@ -76,7 +75,7 @@ def test_new_land_columns_binary_or_continuous_give_the_same_allocation(tmp_path
     runs = []
     for binary_max in (1000, 0):
         monkeypatch.setattr(land_rows, "NEW_LAND_BINARY_MAX", binary_max)
-        run = solve_scenario(path)
+        run = solved(path)
         is_n = np.char.startswith(np.array(run.model.lp.col_names).astype(str), "N[")
         assert is_n.any() and (run.model.lp.integer[is_n] == (binary_max > 0)).all()
         assert run.result.status.value == "optimal" and run.evaluation.ok
@@ -99,7 +98,7 @@ def test_a_site_not_yet_available_delays_the_start(tmp_path):
     rows += [parcel("LOW", cell(0), firm_id="D"), parcel("LOW2", cell(1), firm_id="D")]
     write_city(tmp_path, rows, firms)
     path = land_scenario(tmp_path, [proj("P-1", 15, latest_year=2029)], supplies(0))
-    run = solve_scenario(path)
+    run = solved(path)
     assert run.placed.to_dict() == {"P-1": "S-00001"}
     assert run.starts["P-1"] == 2028  # the low-efficiency site is bought back by 2028
     parts = run.evaluation.parts
@@ -110,7 +109,7 @@ def test_evaluator_rejects_bad_placements(tmp_path):
     site_city(tmp_path)
     rows = [proj("A", 15), proj("B", 15), proj("FOOD", 5, sector="food", plot_ratio=1.1),
             proj("EAST", 5, district="shizhong", park="PK-B", investment_wan_cny=2000)]  # fmt: skip
-    run = solve_scenario(land_scenario(tmp_path, rows, supplies(100), **ONE_YEAR))
+    run = solved(land_scenario(tmp_path, rows, supplies(100), **ONE_YEAR))
     prep = run.prep
     starts = pd.Series(2027, index=["A", "B", "FOOD", "EAST"])
     placed = pd.Series({"A": "S-00001", "B": "S-00001", "FOOD": "S-00001", "EAST": "S-00001"})

@@ -11,8 +11,8 @@ import yaml
 from typer.testing import CliRunner
 
 from allocator.cli import app
-from allocator.land.layers import read_database
-from allocator.run import land_of
+from allocator.sources.layers import read_database
+from tests.conftest import scanned
 from tests.landkit import cell, land_scenario, parcel, write_city
 from tests.pgserver import postgis
 from tests.test_placement import IDLE, proj, supplies
@@ -36,8 +36,8 @@ def test_scan_from_postgis_equals_the_file_scan_and_the_reuse_list_round_trips(t
     from_db = tmp_path / "db.yaml"
     from_db.write_text(yaml.safe_dump(doc), encoding="utf-8")
 
-    _, file_scan = land_of(from_file)
-    _, db_scan = land_of(from_db)
+    _, file_scan = scanned(from_file)
+    _, db_scan = scanned(from_db)
     assert not db_scan.cached
     pd.testing.assert_frame_equal(db_scan.findings, file_scan.findings)
     assert list(db_scan.sites["parcel_ids"]) == list(file_scan.sites["parcel_ids"])

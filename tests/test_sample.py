@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 
 from allocator.prepare import prepare
-from allocator.run import land_of
 from allocator.sample import generate
+from tests.conftest import scanned
 
 
 def test_realism_targets(sample_dir, sample_scenario, tmp_path):
-    inputs, land = land_of(sample_scenario(tmp_path))
+    inputs, land = scanned(sample_scenario(tmp_path))
     prep = prepare(inputs, land)
     pr = prep.inputs.projects
     parks = prep.inputs.parks
@@ -46,7 +46,7 @@ def test_realism_targets(sample_dir, sample_scenario, tmp_path):
 
 
 def test_land_realism_targets(sample_dir, sample_scenario, tmp_path):
-    _, land = land_of(sample_scenario(tmp_path))
+    _, land = scanned(sample_scenario(tmp_path))
     parcels = land.parcels
     assert 19_000 <= len(parcels) <= 21_000
     assert 8 <= parcels["area_mu"].median() <= 16

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from allocator.inputs import load_scenario
+from allocator.sources import read_scenario
 from models.scenario import Scenario, scenario_schema
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +29,7 @@ def test_every_field_is_documented_or_self_evident():
 
 def test_bundled_scenarios_validate():
     for path in sorted((ROOT / "scenarios").glob("*.yaml")):
-        sc = load_scenario(path)
+        sc = read_scenario(path)
         assert isinstance(sc, Scenario)
 
 

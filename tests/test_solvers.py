@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from allocator.backends.base import BACKENDS, Settings, Status, get_backend
+from allocator.backends.base import Settings, Status, get_backend
+from allocator.engine import decode
 from allocator.evaluate import evaluate
 from allocator.formulation.build import build_model
-from allocator.run import decode
+from models.backends import BACKENDS
 from tests.conftest import RESOURCES, prepared, project
 
 PRICE, CAP, LIMIT = 2.0, 300.0, 0.6
@@ -133,7 +134,7 @@ def test_backend_matches_brute_force(case, backend, seed, n, years):
     assert prep.eligibility.eligible.all()
     best = brute_force(rows, supplies, years)
     model = build_model(prep)
-    result = get_backend(backend)(model.lp, Settings(time_limit_s=60, gap_rel=1e-9))
+    result = get_backend(backend).solve(model.lp, Settings(time_limit_s=60, gap_rel=1e-9))
     assert result.status is Status.OPTIMAL, result.message
     assert result.objective == pytest.approx(best, rel=1e-7)
     assert result.gap is not None and result.gap <= 1e-6
@@ -150,7 +151,7 @@ def test_every_backend_reports_infeasible(case):
     prep = prepared(case(rows, supplies, {"locked_in": {"P-1": None, "P-2": None}}))
     model = build_model(prep)
     for backend in sorted(BACKENDS):
-        result = get_backend(backend)(model.lp, Settings(time_limit_s=30))
+        result = get_backend(backend).solve(model.lp, Settings(time_limit_s=30))
         assert result.status is Status.INFEASIBLE, backend
         assert result.x is None
 
@@ -186,7 +187,7 @@ def test_highs_runs_with_another_thread_count_in_the_same_process(case):
     rows, supplies, scenario = random_case(3, 9, [2027, 2028, 2029])
     model = build_model(prepared(case(rows, supplies, scenario)))
     for threads in (2, 1, 2):
-        result = get_backend("highs")(model.lp, Settings(threads=threads))
+        result = get_backend("highs").solve(model.lp, Settings(threads=threads))
         assert result.status is Status.OPTIMAL, (threads, result.message)
 
 
@@ -199,10 +200,10 @@ def test_highs_warm_starts_end_at_the_brute_force_optimum(case, seed):
     years = [2027, 2028, 2029]
     rows, supplies, scenario = random_case(seed, 9, years)
     model = build_model(prepared(case(rows, supplies, scenario)))
-    first = get_backend("highs")(model.lp, Settings(gap_rel=1e-9))
+    first = get_backend("highs").solve(model.lp, Settings(gap_rel=1e-9))
     assert first.x is not None
     start = model.lp.named(first.x)
-    again = get_backend("highs")(model.lp, Settings(gap_rel=1e-9, start=start))
+    again = get_backend("highs").solve(model.lp, Settings(gap_rel=1e-9, start=start))
     assert again.status is Status.OPTIMAL
     assert again.objective == pytest.approx(brute_force(rows, supplies, years), rel=1e-7)
 
@@ -214,7 +215,7 @@ def test_highs_warm_starts_end_at_the_brute_force_optimum(case, seed):
     assert fixed is not None and not lp.violations(fixed)
     out = lp.integer & (first.x < 0.5)
     assert np.all(fixed[out] < 0.5)  # the repair only drops or delays what the start took
-    warm = get_backend("highs")(lp, Settings(gap_rel=1e-9, start=start))
+    warm = get_backend("highs").solve(lp, Settings(gap_rel=1e-9, start=start))
     assert warm.status is Status.OPTIMAL
     assert warm.objective == pytest.approx(brute_force(rows, cut, years), rel=1e-7)
 
@@ -227,7 +228,7 @@ def test_highs_proof_from_a_start_goes_on_with_heuristics_past_its_node_limit(ca
     years = [2027]
     rows, supplies, scenario = random_case(0, 14, years)  # one the root does not close
     model = build_model(prepared(case(rows, supplies, scenario)))
-    first = get_backend("highs")(model.lp, Settings(gap_rel=1e-9))
+    first = get_backend("highs").solve(model.lp, Settings(gap_rel=1e-9))
     assert first.x is not None
     runs: list[dict] = []
     make = highs._highs
@@ -238,7 +239,9 @@ def test_highs_proof_from_a_start_goes_on_with_heuristics_past_its_node_limit(ca
 
     monkeypatch.setattr(highs, "PROOF_NODES", 0)
     monkeypatch.setattr(highs, "_highs", recording)
-    again = get_backend("highs")(model.lp, Settings(gap_rel=1e-9, start=model.lp.named(first.x)))
+    again = get_backend("highs").solve(
+        model.lp, Settings(gap_rel=1e-9, start=model.lp.named(first.x))
+    )
     assert again.status is Status.OPTIMAL
     assert again.objective == pytest.approx(brute_force(rows, supplies, years), rel=1e-7)
     proofs = [i for i, o in enumerate(runs) if o.get("mip_heuristic_run_rins") is False]

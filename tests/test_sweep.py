@@ -8,7 +8,7 @@ import yaml
 from typer.testing import CliRunner
 
 from allocator.cli import app
-from allocator.io import InputError
+from allocator.errors import InputError
 from allocator.sweep import run_sweep, variants
 from tests.conftest import project, write_case
 

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from allocator.cli import app
-from allocator.tradeoffs import alternatives, frontier, weight_ranges
+from allocator.explain.tradeoffs import alternatives, frontier, weight_ranges
 from tests.conftest import project
 
 ENERGY = {"energy": {"unit": "tce", "kind": "recurring", "demand_column": "energy_tce_per_year"}}

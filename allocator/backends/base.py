@@ -1,8 +1,13 @@
-"""What every backend shares: the statuses, the settings, the result, and the registry.
+"""What every backend shares: the statuses, the settings, the result, and the protocol.
 
-A backend is a function ``solve(lp, settings) -> SolveResult``. Every backend maps its raw
-status to one ``Status``; the objective is recomputed from the solution by us, and the gap
-is ``(bound − objective) / max(|objective|, 1)`` (we maximise), never the solver's own.
+A backend module provides ``solve(lp, settings, name) -> SolveResult`` and, if its registry
+entry (``models.backends``) declares ``duals``, ``lp_duals(lp, settings)``. Callers reach
+it through ``get_backend(name)``, which holds the promises every backend keeps whatever it
+can do natively (a complete feasible start is never returned worse; a single thread is
+used, and said, where a backend has no threads) and refuses what it cannot give
+(``duals``). Every backend maps its raw status to one ``Status``; the objective is
+recomputed from the solution by us, and the gap is ``(bound − objective) /
+max(|objective|, 1)`` (we maximise), never the solver's own.
 """
 
 from __future__ import annotations
@@ -13,13 +18,17 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Protocol
 
 import numpy as np
 
+from allocator.errors import InputError
 from allocator.formulation.program import LinearProgram
+from models.backends import BACKENDS, BackendSpec, Capability
+from models.tables import Problem
 
 
 class Status(StrEnum):
@@ -128,25 +137,77 @@ def failure(
     return finish(lp, backend, version, started, status, None, None, message)
 
 
-BACKENDS: dict[str, str] = {
-    "highs": "allocator.backends.highs",
-    "cpsat": "allocator.backends.cpsat",
-    "ortools_highs": "allocator.backends.ortools_mip",
-    "ortools_scip": "allocator.backends.ortools_mip",
-    "ortools_cbc": "allocator.backends.ortools_mip",
-    "pulp_cbc": "allocator.backends.pulp",
-    "pulp_highs": "allocator.backends.pulp",
-}
+Duals = tuple[float, np.ndarray]  # the LP relaxation's objective and its row duals
 
 
-def get_backend(name: str) -> Callable[[LinearProgram, Settings], SolveResult]:
-    """The solve function of a backend by name (modules are imported on first use)."""
+class _Module(Protocol):
+    def solve(self, lp: LinearProgram, settings: Settings, name: str) -> SolveResult: ...
+
+
+def _kept_start(lp: LinearProgram, start: dict[str, float], result: SolveResult) -> SolveResult:
+    """``result``, or the start where it is complete, feasible and better (a solver that
+    lost or ignored it must not make the answer worse than what it was given)."""
+    if len(start) < lp.shape[1] or any(n not in start for n in lp.col_names):
+        return result
+    x = np.array([start[n] for n in lp.col_names], dtype=float)
+    value = lp.objective(x)
+    if result.objective is not None and result.objective >= value - 1e-9 * max(1.0, abs(value)):
+        return result
+    if lp.violations(x):
+        return result
+    status = result.status if result.status.has_solution else Status.FEASIBLE
+    bound = None if result.bound is None else max(result.bound, value)
+    details = {**result.details, "start_kept": True}
+    return replace(result, status=status, x=x, objective=value, bound=bound, details=details)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A registered backend: what it can do, and its solve (and duals, where declared)."""
+
+    spec: BackendSpec
+    module: _Module
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def solve(self, lp: LinearProgram, settings: Settings) -> SolveResult:
+        notes: dict[str, object] = {}
+        used = settings
+        if settings.threads > 1 and not self.spec.can(Capability.THREADS):
+            used, notes["threads_used"] = replace(used, threads=1), 1
+        if settings.start and not self.spec.can(Capability.WARM_START):
+            used, notes["warm_start"] = replace(used, start=None), "kept only if nothing better"
+        result = self.module.solve(lp, used, self.name)
+        if settings.start:
+            result = _kept_start(lp, settings.start, result)
+        result.details.update(notes)
+        return result
+
+    def lp_duals(self, lp: LinearProgram, settings: Settings) -> Duals | None:
+        """The LP relaxation's objective and row duals (d objective / d row bound), or None
+        when it has no optimum."""
+        duals = getattr(self.module, "lp_duals", None)
+        if not self.spec.can(Capability.DUALS) or duals is None:
+            raise InputError([Problem("solver", f"backend {self.name} gives no duals",
+                                      field="solver.backend", value=self.name)])  # fmt: skip
+        found: Duals | None = duals(lp, settings)
+        return found
+
+
+def get_backend(name: str) -> Backend:
+    """A backend by name (its module is imported on first use)."""
     if name not in BACKENDS:
-        raise ValueError(f"backend was {name!r} but is expected to be one of {sorted(BACKENDS)}")
-    module = importlib.import_module(BACKENDS[name])
-    solve: Callable[[LinearProgram, Settings, str], SolveResult] = module.solve
+        rule = f"backend was {name!r} but is expected to be one of {sorted(BACKENDS)}"
+        raise InputError([Problem("solver", rule, field="solver.backend", value=name)])
+    spec = BACKENDS[name]
+    return Backend(spec, importlib.import_module(spec.module))  # type: ignore[arg-type]
 
-    def run(lp: LinearProgram, settings: Settings) -> SolveResult:
-        return solve(lp, settings, name)
 
-    return run
+def duals_backend(name: str) -> Backend:
+    """The backend itself where it gives duals, else the first registered one that does."""
+    spec = BACKENDS[name]
+    if spec.can(Capability.DUALS):
+        return get_backend(name)
+    return get_backend(next(n for n, s in BACKENDS.items() if s.can(Capability.DUALS)))

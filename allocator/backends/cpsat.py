@@ -124,10 +124,17 @@ def solve(lp: LinearProgram, settings: Settings, name: str = "cpsat") -> SolveRe
         model, k, slack, rounded = _integral_model(lp, unit)
     except _NoModel as exc:
         return failure(lp, name, version, started, exc.status, str(exc))
+    if settings.start:  # a hint: CP-SAT tries it first, repairing it where it breaks a row
+        for j, var in enumerate(k):
+            if lp.col_names[j] in settings.start:
+                lo, hi = model.proto.variables[j].domain[0], model.proto.variables[j].domain[-1]
+                value = round(settings.start[lp.col_names[j]] / unit[j])
+                model.add_hint(var, int(min(max(value, lo), hi)))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = float(settings.time_limit_s)
     solver.parameters.relative_gap_limit = float(settings.gap_rel)
     solver.parameters.num_workers = int(settings.threads)
+    solver.parameters.interleave_search = settings.threads > 1  # deterministic with several
     solver.parameters.random_seed = int(settings.seed)
     raw = solver.solve(model)
     status = {

@@ -63,6 +63,10 @@ def cbc_bound(log: str, objective: float | None, gap_rel: float) -> float | None
 def solve(lp: LinearProgram, settings: Settings, name: str = "pulp_cbc") -> SolveResult:
     started = time.perf_counter()
     prob, cols = _problem(lp)
+    if settings.start:  # CBC starts from it (the pulp_highs entry declares no warm start)
+        for j, name_j in enumerate(lp.col_names):
+            if name_j in settings.start:
+                cols[j].setInitialValue(float(settings.start[name_j]))
     with tempfile.TemporaryDirectory() as tmp:
         log_path = Path(tmp) / "cbc.log"
         if name == "pulp_cbc":
@@ -73,6 +77,7 @@ def solve(lp: LinearProgram, settings: Settings, name: str = "pulp_cbc") -> Solv
                 gapRel=settings.gap_rel,
                 threads=settings.threads,
                 logPath=str(log_path),
+                warmStart=bool(settings.start),
                 options=[f"randomSeed {settings.seed}", f"randomCbcSeed {settings.seed}"],
             )
             version = f"pulp {pulp.__version__} (CBC)"

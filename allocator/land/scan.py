@@ -1,9 +1,10 @@
 """The land scan: parcel layer → findings → per-mu evaluation → reuse sites.
 
-``scan_land`` reads and checks the layers, grades the firms, finds idle and low-efficiency
-parcels, builds the reuse sites and the new land quota their disposal earns. Results are
-cached by the hash of everything they depend on, so repeated solves of scenarios that
-share the land data do not scan again.
+``scan_land`` checks and projects the layers (as given, in memory), grades the firms, finds
+idle and low-efficiency parcels, builds the reuse sites and the new land quota their
+disposal earns. Results are cached in a folder the caller names, by the hash of everything
+they depend on, so repeated solves of scenarios that share the land data do not scan
+again.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import os
 import pickle
 import tempfile
+import time
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -21,20 +23,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from allocator.io import InputError, file_sha256
+from allocator.errors import InputError
+from allocator.inputs import Tables, content_sha256
 from allocator.land import findings as fnd
 from allocator.land import partition as part
 from allocator.land.evaluation import grade
-from allocator.land.layers import (
-    area_mu,
-    geometry_problems,
-    is_database,
-    read_label,
-    read_layer,
-    restore_shapefile_names,
-    split_source,
-    to_projected,
-)
+from allocator.land.geometry import area_mu, geometry_problems, to_projected
 from allocator.land.sites import build_sites, clip
 from models.scenario import Scenario
 from models.tables import PARCELS, Problem, parse_table
@@ -58,30 +52,27 @@ class LandScan:
         return self.parcels[self.parcels["finding_codes"] != ""]
 
 
-def _source_hash(base: Path, spec: str) -> str:
-    return file_sha256(base / split_source(spec)[0]) + "#" + (split_source(spec)[1] or "")
-
-
-def cache_key(sc: Scenario, base: Path, firms_sha: str | None) -> str:
+def cache_key(
+    sc: Scenario, given: Tables, firms: pd.DataFrame | None, parks: pd.DataFrame | None
+) -> str:
+    """The hash of everything a scan depends on: the version, the scenario's land, rule and
+    sector settings, and the content of the layers, firms and parks."""
     parts = [
         version("allocator"),
         sc.as_of.isoformat(),
         sc.land.model_dump_json(),
         sc.eligibility.model_dump_json(),
         repr(sorted((k, v.industry) for k, v in sc.sectors.items())),
-        firms_sha or "",
     ]
-    for spec in [sc.data.parcels, sc.data.districts, sc.data.parks, *sc.data.exclusions]:
-        parts.append(_source_hash(base, spec) if spec else "")
+    for frame in [firms, parks, given.parcels, given.districts, *given.exclusions]:
+        parts.append("" if frame is None else content_sha256(frame))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
 def _load_parcels(
-    sc: Scenario, base: Path, districts: gpd.GeoDataFrame | None
+    sc: Scenario, raw: gpd.GeoDataFrame, label: str, districts: gpd.GeoDataFrame | None
 ) -> tuple[gpd.GeoDataFrame, list[Problem]]:
     """The parcel layer, typed and projected, and every problem of its features."""
-    raw, label = read_layer(base, sc.data.parcels or "")
-    raw = restore_shapefile_names(raw, [c.name for c in PARCELS.columns])
     raw = to_projected(raw, label, sc.land.crs, sc.land.assume_crs).reset_index(drop=True)
     table, problems = parse_table(
         pd.DataFrame(raw.drop(columns=raw.geometry.name)),
@@ -168,18 +159,19 @@ def _district_problems(
     return out
 
 
-def _layer(sc: Scenario, base: Path, spec: str) -> gpd.GeoDataFrame:
-    frame, label = read_layer(base, spec)
-    return to_projected(frame, label, sc.land.crs, sc.land.assume_crs)
-
-
 def scan(
-    sc: Scenario, base: Path, firms: pd.DataFrame | None, parks: pd.DataFrame | None
+    sc: Scenario, given: Tables, firms: pd.DataFrame | None, parks: pd.DataFrame | None
 ) -> LandScan:
     """Scan without the cache (see ``scan_land``)."""
-    districts = _layer(sc, base, sc.data.districts) if sc.data.districts else None
-    parcels, errors = _load_parcels(sc, base, districts)
-    label = read_label(sc.data.parcels or "")
+    if given.parcels is None:
+        raise InputError([Problem(given.label("scenario"), "the scenario names no parcel layer",
+                                  field="data.parcels")])  # fmt: skip
+    districts = None
+    if given.districts is not None:
+        districts = to_projected(given.districts, given.label("districts"), sc.land.crs,
+                                 sc.land.assume_crs)  # fmt: skip
+    label = given.label("parcels")
+    parcels, errors = _load_parcels(sc, given.parcels, label, districts)
     if errors and sc.land.on_invalid == "stop":
         raise InputError(errors)
     keep = np.ones(len(parcels), dtype=bool)
@@ -224,7 +216,8 @@ def scan(
     )
     reusable = parcels[parcels["source"].isin(sc.land.sites.sources)]
     reusable = reusable.assign(parcel_area_mu=reusable["area_mu"])
-    exclusions = [_layer(sc, base, spec) for spec in sc.data.exclusions]
+    exclusions = [to_projected(frame, given.label(f"exclusions.{i}"), sc.land.crs, sc.land.assume_crs)
+                  for i, frame in enumerate(given.exclusions)]  # fmt: skip
     blocked = pd.concat(exclusions, ignore_index=True) if exclusions else None
     columns = ["parcel_id", "park", "district", "source", "land_price_wan_cny", "parcel_area_mu",
                "geometry"]  # fmt: skip
@@ -279,32 +272,26 @@ def _earned_quota(parcels: pd.DataFrame, sc: Scenario) -> pd.DataFrame:
 
 def scan_land(
     sc: Scenario,
-    base: Path,
+    given: Tables,
     firms: pd.DataFrame | None,
     parks: pd.DataFrame | None,
-    firms_sha: str | None = None,
     cache: Path | None = None,
 ) -> LandScan:
-    """The land scan, from the cache when the same inputs were scanned before."""
-    import time
-
+    """The land scan, from the ``cache`` folder when the same inputs were scanned before
+    (no cache: always scanned)."""
     started = time.perf_counter()
-    sources = [sc.data.parcels, sc.data.districts, sc.data.parks, *sc.data.exclusions]
-    folder = cache or Path(os.environ.get("ALLOCATOR_CACHE", ".cache/allocator"))
-    path = None  # a database table has no file hash: such a scan is not cached
-    if not any(s and is_database(s) for s in sources):
-        path = folder / f"land-{cache_key(sc, base, firms_sha)}.pkl"
+    path = None if cache is None else cache / f"land-{cache_key(sc, given, firms, parks)}.pkl"
     if path is not None and path.exists():
         with path.open("rb") as handle:
             result: LandScan = pickle.load(handle)
         result.cached = True
         return result
-    result = scan(sc, base, firms, parks)
+    result = scan(sc, given, firms, parks)
     result.seconds = time.perf_counter() - started
     if path is None:
         return result
-    folder.mkdir(parents=True, exist_ok=True)
-    handle_fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", dir=folder)  # one per writer
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle_fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", dir=path.parent)  # one per writer
     with os.fdopen(handle_fd, "wb") as handle:
         pickle.dump(result, handle)
     Path(tmp).replace(path)  # two processes scanning the same inputs: the last one wins whole

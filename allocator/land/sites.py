@@ -22,7 +22,7 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from allocator.land.layers import MU_M2
+from allocator.land.geometry import MU_M2
 from models.land import Sites
 
 FREE = {"idle_recoverable", "unsupplied"}

@@ -21,46 +21,44 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
-from dataclasses import replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from allocator.backends.base import get_backend
+from allocator.backends.base import Backend, Settings, get_backend
+from allocator.engine import Options, Run, decode, prepared, settings_of
+from allocator.errors import InputError
 from allocator.evaluate import evaluate
 from allocator.formulation.build import build_model
 from allocator.formulation.program import LinearProgram
-from allocator.io import NoSolution
-from allocator.prepare import with_bonus_weight
-from allocator.run import decode, load_prepared, settings_of
-
-Say = Callable[[str], None]
+from allocator.inputs import Inputs
+from allocator.prepare import Prepared, with_bonus_weight
+from models.tables import Problem
 
 
 def approved_hash(ids: list[str]) -> str:
     return hashlib.sha256(";".join(sorted(ids)).encode()).hexdigest()[:16]
 
 
-def frontier(path: Path, resource: str, steps: int, low: float, high: float,
-             backend: str | None = None, say: Say = lambda _m: None) -> pd.DataFrame:  # fmt: skip
-    prep, _ = load_prepared(path, say)
-    if resource not in prep.scenario.resources:
-        raise KeyError(f"resource {resource!r} is not declared in {path.name}; "
-                       f"declared: {sorted(prep.scenario.resources)}")  # fmt: skip
-    name = backend or prep.scenario.solver.backend
+def frontier(inputs: Inputs, resource: str, steps: int, low: float, high: float,
+             options: Options = Options()) -> pd.DataFrame:  # fmt: skip
+    if resource not in inputs.scenario.resources:
+        rule = f"is not declared in {inputs.label('scenario')}; declared: {sorted(inputs.scenario.resources)}"  # fmt: skip
+        raise InputError([Problem("request", rule, field="resource", value=resource)])
+    prep, _ = prepared(inputs, options)
+    backend = get_backend(options.backend or prep.scenario.solver.backend)
     base = prep.supply
     mine = (base["resource"] == resource).to_numpy()
     start: dict[str, float] | None = None
     rows = []
     for i, factor in enumerate(np.linspace(low, high, steps)):
-        say(f"{resource} × {factor:.3f} ({i + 1}/{steps})")
+        options.say(f"{resource} × {factor:.3f} ({i + 1}/{steps})")
         supply = base.assign(amount=np.where(mine, base["amount"] * factor, base["amount"]))
         scaled = replace(prep, supply=supply)
         model = build_model(scaled)
-        result = get_backend(name)(model.lp, replace(settings_of(prep), start=start))
+        result = backend.solve(model.lp, replace(settings_of(prep.scenario, options), start=start))
         record = {"factor": round(float(factor), 6),
                   "supply": round(float(supply.loc[mine, "amount"].sum()), 4),
                   "status": result.status.value, "value_wan_cny": None, "bound_wan_cny": result.bound,
@@ -93,14 +91,14 @@ def _with_cuts(
     return lp.with_rows(cut_rows, rhs, np.inf, names, "no_good").with_value_floor(floor)
 
 
-def alternatives(path: Path, count: int, within: float, backend: str | None = None,
-                 say: Say = lambda _m: None) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+def alternatives(inputs: Inputs, count: int, within: float,
+                 options: Options = Options()) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """Up to ``count`` portfolios (the optimum first); and each project's selection
     frequency across them."""
-    prep, _ = load_prepared(path, say)
-    name = backend or prep.scenario.solver.backend
+    prep, _ = prepared(inputs, options)
+    backend = get_backend(options.backend or prep.scenario.solver.backend)
     model = build_model(prep)
-    settings = settings_of(prep)
+    settings = settings_of(prep.scenario, options)
     last_rows = model.s.drop_duplicates("project_id", keep="last")
     last, ids = last_rows["col"].to_numpy(), last_rows["project_id"].to_numpy()
     found: list[dict[str, object]] = []
@@ -108,11 +106,13 @@ def alternatives(path: Path, count: int, within: float, backend: str | None = No
     sets: list[set[str]] = []
     best = None
     for k in range(count):
-        say(f"alternative {k + 1}/{count}")
+        options.say(f"alternative {k + 1}/{count}")
         lp = model.lp if best is None else _with_cuts(model.lp, cuts, last, (1 - within) * best)
-        result = get_backend(name)(lp, settings)
+        result = backend.solve(lp, settings)
+        if result.x is None and best is None:  # no optimum: the error says why
+            Run(prep, model, result, settings, options).solution()
         if result.x is None:
-            say(f"no further portfolio within {within:.2%} ({result.status.value})")
+            options.say(f"no further portfolio within {within:.2%} ({result.status.value})")
             break
         x = result.x[: model.lp.shape[1]]
         alloc = decode(model, x)
@@ -136,64 +136,81 @@ def alternatives(path: Path, count: int, within: float, backend: str | None = No
                                                  ignore_index=True)  # fmt: skip
 
 
-def weight_ranges(path: Path, cap: float = 1.0, tol: float = 0.01, backend: str | None = None,
-                  say: Say = lambda _m: None, only: list[str] | None = None) -> pd.DataFrame:  # fmt: skip
-    prep, _ = load_prepared(path, say)
-    sc = prep.scenario
+@dataclass
+class _Trials:
+    """Re-solves of one scenario with one bonus weight changed, against the base solution."""
+
+    prep: Prepared
+    backend: Backend
+    settings: Settings  # warm-started from the base solution, explain.time_limit_s
+    base_x: np.ndarray
+    chosen: set[str]
+    options: Options
+    solves: int = 0
+    unproven: int = 0
+
+    def same(self, criterion: str, w: float) -> bool:
+        """Whether the approved set stays optimal at weight ``w``."""
+        self.solves += 1
+        self.options.say(f"{criterion} = {w:.4f}")
+        trial = build_model(with_bonus_weight(self.prep, criterion, w))
+        held = trial.lp.objective(self.base_x)
+        r = self.backend.solve(trial.lp, self.settings)
+        self.unproven += r.status.value != "optimal"
+        if r.x is None or r.objective is None:
+            return True
+        better = r.objective > held + 1e-9 * max(1.0, abs(held))
+        return not (better and set(decode(trial, r.x).starts.index) != self.chosen)
+
+    def side(self, criterion: str, weight: float, limit: float, tol: float) -> float:
+        """The edge toward ``limit``: a set on a knife edge (the next step away already
+        changes it) costs one solve, not a bisection."""
+        if weight == limit:
+            return limit
+        step = weight + float(np.sign(limit - weight)) * min(tol, abs(limit - weight))
+        if not self.same(criterion, step):
+            return weight
+        if self.same(criterion, limit):
+            return limit
+        inside, outside = step, limit
+        while abs(outside - inside) > tol:
+            mid = (inside + outside) / 2
+            inside, outside = (mid, outside) if self.same(criterion, mid) else (inside, mid)
+        return inside
+
+
+def weight_ranges(inputs: Inputs, cap: float = 1.0, tol: float = 0.01,
+                  options: Options = Options(), only: list[str] | None = None) -> pd.DataFrame:  # fmt: skip
+    sc = inputs.scenario
+    scenario = inputs.label("scenario")
     if sc.objective.value_column:
-        raise ValueError(f"{path.name} values projects by the column "
-                         f"{sc.objective.value_column!r}: no bonus weights apply")  # fmt: skip
-    name = backend or sc.solver.backend
-    settings = settings_of(prep)
-    model = build_model(prep)
-    base = get_backend(name)(model.lp, settings)
-    if base.x is None:
-        raise NoSolution(f"the scenario itself has no solution ({base.status.value})")
-    chosen = set(decode(model, base.x).starts.index)
-    start = model.lp.named(base.x)
+        rule = "values projects by this column: no bonus weights apply"
+        raise InputError([Problem(scenario, rule, field="objective.value_column",
+                                  value=sc.objective.value_column)])  # fmt: skip
     unknown = sorted(set(only or []) - set(sc.objective.bonus_weights))
     if unknown:
-        raise KeyError(f"criteria {unknown} have no bonus weight in {path.name}; "
-                       f"weighted: {sorted(sc.objective.bonus_weights)}")  # fmt: skip
-    trial_settings = replace(settings, start=start, time_limit_s=sc.explain.time_limit_s)
+        rule = f"have no bonus weight in {scenario}; weighted: {sorted(sc.objective.bonus_weights)}"
+        raise InputError([Problem("request", rule, field="criteria", value=",".join(unknown))])
+    prep, _ = prepared(inputs, options)
+    backend = get_backend(options.backend or sc.solver.backend)
+    settings = settings_of(sc, options)
+    model = build_model(prep)
+    base = backend.solve(model.lp, settings)
+    run = Run(prep, model, base, settings, options)
+    run.allocation = decode(model, base.x) if base.x is not None else None
+    chosen = set(run.solution().starts.index)
+    assert base.x is not None
+    trial = replace(settings, start=model.lp.named(base.x), time_limit_s=sc.explain.time_limit_s)
     rows = []
     for criterion, weight in sorted(sc.objective.bonus_weights.items()):
         if only and criterion not in only:
             continue
-        solves, unproven, t0 = 0, 0, time.perf_counter()
-
-        def same(w: float, criterion: str = criterion) -> bool:
-            nonlocal solves, unproven
-            solves += 1
-            say(f"{criterion} = {w:.4f}")
-            trial = build_model(with_bonus_weight(prep, criterion, w))
-            held = trial.lp.objective(base.x)  # type: ignore[arg-type]
-            r = get_backend(name)(trial.lp, trial_settings)
-            unproven += r.status.value != "optimal"
-            if r.x is None or r.objective is None:
-                return True
-            better = r.objective > held + 1e-9 * max(1.0, abs(held))
-            return not (better and set(decode(trial, r.x).starts.index) != chosen)
-
-        def edge(inside: float, outside: float) -> float:
-            while abs(outside - inside) > tol:
-                mid = (inside + outside) / 2
-                inside, outside = (mid, outside) if same(mid) else (inside, mid)
-            return inside
-
-        def side(limit: float, weight: float = weight) -> float:
-            """The edge toward ``limit``: a set on a knife edge (the next step away already
-            changes it) costs one solve, not a bisection."""
-            if weight == limit:
-                return limit
-            step = weight + float(np.sign(limit - weight)) * min(tol, abs(limit - weight))
-            if not same(step):
-                return weight
-            return limit if same(limit) else edge(step, limit)
-
-        upper, lower = side(cap), side(0.0)
+        t0 = time.perf_counter()
+        trials = _Trials(prep, backend, trial, base.x, chosen, options)
+        upper = trials.side(criterion, weight, cap, tol)
+        lower = trials.side(criterion, weight, 0.0, tol)
         rows.append({"criterion": criterion, "weight": weight, "lower": round(lower, 6),
                      "upper": round(upper, 6), "lower_is_zero": lower == 0.0,
-                     "upper_is_cap": upper == cap, "solves": solves, "unproven": unproven,
-                     "time_s": round(time.perf_counter() - t0, 3)})  # fmt: skip
+                     "upper_is_cap": upper == cap, "solves": trials.solves,
+                     "unproven": trials.unproven, "time_s": round(time.perf_counter() - t0, 3)})  # fmt: skip
     return pd.DataFrame(rows)

@@ -1,4 +1,4 @@
-"""The reuse list for the land bureau: GeoPackage layers and CSV ledgers (台账).
+"""The reuse list for the land bureau: GeoPackage layers, CSV ledgers (台账), PostGIS.
 
 ``reuse_list.gpkg``: ``findings`` (every flagged parcel, with its figures), ``sites`` (the
 reuse sites) and ``exclusions_applied`` (the parts of reusable parcels that an exclusion
@@ -8,15 +8,16 @@ layer removed), all in the scenario's projected CRS. CSV files are UTF-8 with BO
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 
-from allocator.io import write_csv
+from allocator.errors import InputError
 from allocator.land.scan import LandScan
+from allocator.sources.layers import database_engine, db_label
+from allocator.writers.files import write_csv, write_gpkg
+from models.tables import Problem
 
 REUSE_COLUMNS = ["parcel_id", "unit_id", "district", "park", "area_mu", "finding_codes",
                  "idle_days", "fee_wan_cny", "recoverable", "class", "disposal", "disposal_zh",
@@ -83,16 +84,6 @@ def write_reuse_list(result: LandScan, folder: Path, as_of: str, lang: str = "en
     write_gpkg(reuse_layers(result, as_of), folder / "reuse_list.gpkg", as_of)
 
 
-def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path, as_of: str) -> None:
-    """Write the layers into one GeoPackage, stamped with the data vintage ``as_of`` instead
-    of the clock (GDAL records when each layer was written), so that the same inputs give
-    the same bytes."""
-    for name, layer in layers.items():
-        layer.to_file(path, layer=name, driver="GPKG")
-    with closing(sqlite3.connect(path)) as db, db:
-        db.execute("UPDATE gpkg_contents SET last_change = ?", (f"{as_of}T00:00:00.000Z",))
-
-
 def reuse_layers(result: LandScan, as_of: str) -> dict[str, gpd.GeoDataFrame]:
     """The layers of the reuse list: flagged parcels, reuse sites, what exclusions removed."""
     flagged = result.reuse_list.assign(as_of=as_of)
@@ -111,3 +102,17 @@ def write_basemap(result: LandScan, parks: pd.DataFrame | None, folder: Path, as
             drop=True
         )
     write_gpkg({k: v for k, v in layers.items() if v is not None}, folder / "basemap.gpkg", as_of)
+
+
+def write_database(frame: gpd.GeoDataFrame, spec: str) -> None:
+    """Write (replace) a table in PostGIS: ``postgresql://…#schema.table``."""
+    url, _, what = spec.partition("#")
+    schema, _, table = what.rpartition(".")
+    if not table or what.startswith("query:"):
+        raise InputError([Problem(db_label(spec), "name the table to write as `#table`")])
+    try:
+        frame.to_postgis(
+            table, database_engine(url), schema=schema or None, if_exists="replace", index=False
+        )
+    except Exception as exc:  # the driver's own message says what is wrong
+        raise InputError([Problem(db_label(spec), f"cannot write to the database: {exc}")]) from exc

@@ -17,19 +17,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from allocator.marginals import KEYS
-from allocator.run import Run
+from allocator.engine import Run
+from models.result import FIXED_DUAL, LP_DUAL, MIP_MARGINAL, SUPPLY_KEYS
 
-MIP, LP = "mip_marginal_wan_cny_per_unit", "dual_lp_wan_cny_per_unit"
+TOL = 1e-7  # slack below this share of the supply is none
 
 
 def marginal_prices(run: Run) -> tuple[pd.Series, str]:
     """The marginal value per supply row (index resource, year, scope) and its kind."""
     assert run.marginals is not None
-    m = run.marginals.set_index(KEYS)
-    if m[MIP].notna().all():
-        return m[MIP], "MIP marginal values"
-    return m[LP].fillna(0.0), "LP-relaxation duals (MIP marginal values not computed)"
+    m = run.marginals.set_index(SUPPLY_KEYS)
+    if m[MIP_MARGINAL].notna().all():
+        return m[MIP_MARGINAL], "MIP marginal values"
+    return m[LP_DUAL].fillna(0.0), "LP-relaxation duals (MIP marginal values not computed)"
 
 
 def rule_records(fails: pd.DataFrame) -> list[dict[str, Any]]:
@@ -54,7 +54,7 @@ def draws(run: Run, prices: pd.Series) -> pd.DataFrame:
     demand = run.prep.demand.stack()
     demand.index.names = ["project_id", "resource"]
     amount = demand.reindex(pd.MultiIndex.from_frame(joined[["project_id", "resource"]])).to_numpy()
-    price = prices.reindex(pd.MultiIndex.from_frame(joined[KEYS])).fillna(0.0).to_numpy()
+    price = prices.reindex(pd.MultiIndex.from_frame(joined[SUPPLY_KEYS])).fillna(0.0).to_numpy()
     out = joined.assign(amount=amount, price=price, cost=amount * price)
     return out[out["amount"] > 0].reset_index(drop=True)
 
@@ -151,3 +151,27 @@ def _text(r: Any, start: int, value: float, cost: float, binding: list[dict[str,
         "NOT_OFFERED": f"not offered: {r.reason_detail}",
     }
     return words.get(r.reason, r.reason)
+
+
+def note(row: pd.Series) -> str:
+    """Words for a planner on what the three figures of one supply row say."""
+    parts = []
+    fixed, mip = row[FIXED_DUAL], row[MIP_MARGINAL]
+    have = row["supply"] + row["freed"] + row["carried_in"] + row["purchased"]
+    if row["slack"] > TOL * max(1.0, abs(have)):
+        parts.append(f"not binding: {row['slack']:,.2f} left")
+    elif have == 0 and row["used"] == 0:
+        parts.append("no supply")
+    elif row["carried_out"] > TOL * max(1.0, abs(have)):
+        parts.append(f"{row['carried_out']:,.2f} unused, carried to the next year")
+    elif fixed == 0:
+        parts.append(
+            "fixed-integer dual 0 is degenerate: the row is full but nothing in it can move"
+        )
+    if fixed == 0 and mip > 0:
+        parts.append("one more unit is worth something only by changing which projects start")
+    if pd.isna(mip):
+        parts.append("MIP marginal value not computed (explain.mip_marginals: false)")
+    if row.get("mip_note"):
+        parts.append(str(row["mip_note"]))
+    return "; ".join(parts)

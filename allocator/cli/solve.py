@@ -1,0 +1,152 @@
+"""``allocator solve``, ``validate`` and ``compare``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from allocator.cli import (
+    DEFAULT_CACHE,
+    EXIT_FAILED,
+    EXIT_INVALID,
+    Backend,
+    Cache,
+    app,
+    err,
+    guarded,
+    options,
+    out_console,
+    read,
+)
+from allocator.errors import AllocatorError
+from models.result import Summary
+
+Lang = Annotated[str, typer.Option(help="Words in the outputs (the reuse list's headers): en or zh.")]  # fmt: skip
+
+
+def _print_summary(s: Summary, out: Path) -> None:
+    table = Table(title=f"{s.scenario}: {s.status}", show_header=True)
+    table.add_column("resource")
+    table.add_column("year", justify="right")
+    table.add_column("supply", justify="right")
+    table.add_column("purchased", justify="right")
+    table.add_column("carried in", justify="right")
+    table.add_column("used", justify="right")
+    for u in s.resource_use:
+        figures = (u.supply, u.purchased, u.carried_in, u.used)
+        table.add_row(f"{u.resource} ({u.unit})", str(u.year), *(f"{v:,.0f}" for v in figures))
+    out_console.print(table)
+    approved = s.projects.get("approved", 0)
+    out_console.print(
+        f"approved {approved} of {sum(s.projects.values())} projects "
+        f"({s.projects.get('ineligible', 0)} ineligible); value "
+        f"{(s.objective_wan_cny or 0):,.0f} 万元; gap {(s.gap or 0):.4%}; "
+        f"backend {s.backend}; build {s.build_time_s:.2f} s, solve {s.solve_time_s:.2f} s, "
+        f"total {s.total_time_s:.2f} s"
+    )
+    if s.land:
+        land = s.land
+        out_console.print(
+            f"land: {land['flagged_parcels']:,} of {land['parcels']:,} parcels flagged, "
+            f"{land['sites']:,} reuse sites ({land['reusable_mu']:,.0f} mu); "
+            f"{land['projects_on_sites']} projects placed on {land['sites_used']} sites "
+            f"({land['reused_mu']:,.0f} mu), {land['new_quota_mu']:,.0f} mu of new quota"
+        )
+    out_console.print(f"results in {out}")
+
+
+def solved(scenario: Path, backend: str | None, cache: Path, out: Path | None = None,
+           lang: str = "en") -> tuple[Path, Summary]:  # fmt: skip
+    """Solve a scenario file and write its result folder (exits when nothing is written)."""
+    from allocator.engine import solve
+    from allocator.explain.result import result_of
+    from allocator.writers.folder import write_result
+
+    run = guarded("solving", lambda say: solve(read(scenario), options(backend, cache, say, lang=lang)))  # fmt: skip
+    target = out or Path("out") / run.prep.scenario.name
+    if run.evaluation is not None and not run.evaluation.ok:
+        err.print("[bold red]the evaluator rejected the solver's allocation; nothing written:[/]")
+        for v in run.evaluation.violations[:20]:
+            err.print(f"  - {v}", markup=False)
+        raise typer.Exit(EXIT_FAILED)
+    summary = guarded("writing", lambda _say: write_result(result_of(run), target))
+    try:
+        run.solution()
+    except AllocatorError as exc:
+        err.print(str(exc), markup=False)
+        err.print(f"summary in {target}" + (" with diagnosis.json" if summary.diagnosis else ""))
+        raise typer.Exit(exc.exit_code) from None
+    return target, summary
+
+
+@app.command()
+def solve(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    out: Annotated[Path | None, typer.Option(help="Result folder (default out/<name>).")] = None,
+    backend: Backend = None,
+    cache: Cache = DEFAULT_CACHE,
+    lang: Lang = "en",
+) -> None:
+    """Solve a scenario and write its result folder."""
+    target, summary = solved(scenario, backend, cache, out, lang)
+    _print_summary(summary, target)
+
+
+@app.command()
+def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")]) -> None:
+    """Check a scenario and its tables; print every problem."""
+    from allocator.engine import check_locks
+    from allocator.prepare import prepare
+
+    def check(_say: object) -> tuple[int, int, int, int]:
+        inputs = read(scenario)
+        prep = prepare(inputs)
+        check_locks(prep)
+        reasons = prep.eligibility.reason
+        return (len(inputs.projects), int((reasons == "").sum()), int((reasons != "").sum()),
+                len(inputs.supplies))  # fmt: skip
+
+    projects, eligible, out, supplies = guarded("checking", check)
+    out_console.print(f"{scenario}: valid; {projects} projects, {eligible} eligible, {out} "
+                      f"ineligible or not offered; {supplies} supply rows")  # fmt: skip
+
+
+def _result_folder(path: Path, backend: str | None, cache: Path) -> Path:
+    """A result folder as given, or the folder a scenario file's solve is written to."""
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        return path
+    return solved(path, backend, cache)[0]
+
+
+@app.command()
+def compare(
+    a: Annotated[Path, typer.Argument(help="Result folder or scenario file (A).")],
+    b: Annotated[Path, typer.Argument(help="Result folder or scenario file (B).")],
+    out: Annotated[Path | None, typer.Option(help="Folder (default out/compare_<A>_<B>).")] = None,
+    backend: Backend = None,
+    cache: Cache = DEFAULT_CACHE,
+) -> None:
+    """What changes from A to B: projects in, out or moved, resource use, value."""
+    from allocator.compare import compare as diff_of
+    from allocator.compare import write_comparison
+
+    folders = [_result_folder(p, backend, cache) for p in (a, b)]
+    try:
+        diff = diff_of(*folders)
+    except FileNotFoundError as exc:
+        err.print(f"invalid input: {exc}", markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    target = out or Path("out") / f"compare_{diff['a']['scenario']}_{diff['b']['scenario']}"
+    write_comparison(diff, target)
+    v, n = diff["value"], diff["counts"]
+    share = f" ({v['delta_share']:+.4%})" if v["delta_share"] is not None else ""
+    out_console.print(
+        f"{diff['a']['scenario']} → {diff['b']['scenario']}: value {v['a_wan_cny']:,.0f} → "
+        f"{v['b_wan_cny']:,.0f} 万元, {v['delta_wan_cny']:+,.0f}{share}; projects in {n['in']}, "
+        f"out {n['out']}, moved year {n['moved_year']}, moved site {n['moved_site']}, "
+        f"moved both {n['moved_year_and_site']}"
+    )
+    out_console.print(f"diff in {target}")

@@ -1,0 +1,43 @@
+"""Why each project is where it is: one reason code per project (``models.result.REASONS``,
+or ``INELIGIBLE_<RULE>``) and the figures or projects behind it, in the order of the
+projects table."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from allocator.engine import Run
+
+
+def reasons(run: Run) -> tuple[pd.Series, pd.Series]:
+    """Reason code and detail per project."""
+    sc = run.prep.scenario
+    pr = run.prep.inputs.projects
+    el = run.prep.eligibility
+    starts = run.starts
+    code = pd.Series("", index=pr.index, dtype=object)
+    detail = pd.Series("", index=pr.index, dtype=object)
+    fails = el.checks[el.checks["result"] == "fail"].drop_duplicates("project_id")
+    for r in fails.itertuples():
+        detail[r.project_id] = (
+            f"{r.rule}: {r.figure:.4g} {r.unit}, must be {r.comparator} {r.threshold:.4g}"
+        )
+    for pid in pr.index:
+        if el.reason[pid]:
+            code[pid] = el.reason[pid]
+            if el.reason[pid] == "NOT_OFFERED":
+                detail[pid] = (
+                    f"window {pr.at[pid, 'earliest_year']}–{pr.at[pid, 'latest_year']} "
+                    f"outside the horizon {sc.horizon.start}–{sc.horizon.end}"
+                )
+        elif pid in starts.index:
+            code[pid] = "LOCKED_IN" if pid in sc.locked_in else "APPROVED"
+        elif pid in sc.locked_out:
+            code[pid] = "LOCKED_OUT"
+        elif missing := [q for q in pr.at[pid, "requires"] if q not in starts.index]:
+            code[pid], detail[pid] = "REQUIRES_UNMET", ";".join(missing)
+        elif rivals := [q for q in pr.at[pid, "excludes"] if q in starts.index]:
+            code[pid], detail[pid] = "EXCLUDED_BY", ";".join(rivals)
+        else:
+            code[pid] = "OUTCOMPETED"
+    return code, detail

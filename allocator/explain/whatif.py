@@ -1,0 +1,222 @@
+"""What it would take: one project's exact price, by re-solving (``allocator explain``).
+
+For a rejected project p, with V* the optimum:
+
+- the loss of forcing it in, V* − V*(p locked in), exact up to the two solves' gaps;
+- the smallest value increase that brings it in: that loss (at a value higher by the loss,
+  the best portfolio with p is worth V*);
+- for each resource (and scope) p is short of, the smallest increase δ of its supply — added
+  to each year p is short in — with which a portfolio including p is worth at least V*:
+  ``min δ  s.t.  the scenario's rows with S + δ,  p in,  value ≥ V*`` (one MIP each,
+  started from today's portfolio plus p with δ = its shortfall, limited to
+  ``explain.time_limit_s``: a stopped one reports the δ found and the lower bound);
+  "none" when no increase of that row alone will do (p also needs another row).
+
+For an approved project: what the portfolio would be worth without it (p locked out), and
+which projects would take its place. Times and statuses of every re-solve are reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from allocator.backends.base import SolveResult, get_backend
+from allocator.engine import Options, Run, decode, solve
+from allocator.errors import InputError
+from allocator.explain.records import draws, marginal_prices, rule_records
+from allocator.formulation.program import LinearProgram
+from allocator.inputs import Inputs
+from allocator.marginals import supply_rows
+from models.result import SUPPLY_KEYS
+from models.tables import Problem
+
+
+def _solve(run: Run, lp: LinearProgram) -> SolveResult:
+    return get_backend(run.backend).solve(lp, run.settings)
+
+
+def _figures(result: SolveResult) -> dict[str, Any]:
+    return {"status": result.status.value, "objective_wan_cny": result.objective,
+            "bound_wan_cny": result.bound, "time_s": round(result.time_s, 3)}  # fmt: skip
+
+
+def _min_increase(lp: LinearProgram, rows: np.ndarray, floor: float) -> LinearProgram:
+    """``lp`` with a column δ ≥ 0 added to the bound of ``rows``, the objective row
+    c·x ≥ floor, and max −δ as the objective."""
+    n_rows, n_cols = lp.shape
+    delta = sp.csr_matrix((-np.ones(len(rows)), (rows, np.zeros(len(rows), int))), (n_rows, 1))
+    floor = floor - 1e-9 * max(1.0, abs(floor))
+    program = lp.with_cols(delta, 0.0, 0.0, np.inf, False, ["delta"], "delta")
+    return replace(program.with_value_floor(floor), c=np.r_[np.zeros(n_cols), -1.0], offset=0.0)
+
+
+def _loss_interval(v0: float, b0: float, other: SolveResult) -> list[float]:
+    """What V* − V(other) is known to lie in, from both solves' values and bounds."""
+    assert other.objective is not None
+    found = other.objective
+    return [round(max(v0 - (other.bound or found), 0.0), 4), round(b0 - found, 4)]
+
+
+def _increase_words(i: dict[str, Any], limit: float) -> str:
+    years = f"{i['years'][0]}" + (f"–{i['years'][-1]}" if len(i["years"]) > 1 else "")
+    what = f"{i['resource']} {i['scope']}"
+    if i["smallest_increase"] is not None:
+        each = " a year" if len(i["years"]) > 1 else ""
+        proven = "" if i["status"] == "optimal" else f" (at most; at least {i['lower_bound']:,.2f})"
+        return f"{what} +{i['smallest_increase']:,.2f} {i['unit']}{each} in {years}{proven}"
+    if i["status"] == "infeasible":
+        return f"{what} (no increase of it alone will do)"
+    return f"{what} (no increase found within {limit:g} s)"
+
+
+def _without(run: Run, pid: str, out: dict[str, Any]) -> dict[str, Any]:
+    """An approved project: what the portfolio is worth without it, who takes its place."""
+    model, base, lp = run.model, run.result, run.model.lp
+    assert base.objective is not None
+    cols = model.s.loc[model.s["project_id"] == pid, "col"].to_numpy()
+    run.options.say(f"re-solving without {pid}")
+    hi = lp.col_hi.copy()
+    hi[cols] = 0.0
+    without = _solve(run, lp.with_bounds(lp.col_lo, hi))
+    if without.x is None or without.objective is None:
+        out.update(status="approved", text=f"without {pid} the scenario has no solution "
+                   f"({without.status.value}): it is needed for the rules")  # fmt: skip
+        return out
+    base_set, other = set(run.starts.index), set(decode(model, without.x).starts.index)
+    v0, b0 = base.objective, base.bound if base.bound is not None else base.objective
+    drop = v0 - without.objective
+    out.update(
+        status="approved", without=_figures(without),
+        loss_without_wan_cny=round(drop, 4),
+        loss_interval_wan_cny=_loss_interval(v0, b0, without),
+        would_enter=sorted(other - base_set), would_leave=sorted(base_set - other - {pid}),
+        text=f"without {pid} the portfolio would be worth {drop:,.0f} 万元 less; "
+             f"{len(other - base_set)} other project(s) would take its place",
+    )  # fmt: skip
+    return out
+
+
+def _increases(run: Run, pid: str, forced: LinearProgram, start: int,
+               short: pd.DataFrame) -> list[dict[str, Any]]:  # fmt: skip
+    """For each resource and scope ``pid`` is short of, the least supply increase with which
+    a portfolio including it is worth the optimum."""
+    prep, model, base = run.prep, run.model, run.result
+    assert base.x is not None and base.objective is not None
+    supply_index = {key: i for i, key in enumerate(map(tuple, model.buy[SUPPLY_KEYS].to_numpy()))}
+    rows_of = supply_rows(prep, model)
+    base_start = model.lp.named(base.x)
+    own = (f"s[{pid},", f"y[{pid},", f"N[{pid},")
+    settings = replace(run.settings, time_limit_s=prep.scenario.explain.time_limit_s)
+    s_cols = {f"s[{pid},{t}]": float(t >= start)
+              for t in model.s.loc[model.s["project_id"] == pid, "year"]}  # fmt: skip
+    increases = []
+    for (res, scope), g in short.groupby(["resource", "scope"], sort=True):
+        years = sorted(int(t) for t in g["year"])
+        run.options.say(f"smallest increase of {res} {scope} that brings {pid} in")
+        rows = np.concatenate([rows_of[supply_index[(res, t, scope)]] for t in years])
+        # Start from today's portfolio plus the project (taking new land where it needs it),
+        # with δ its largest shortfall: feasible whenever this resource is all it lacks.
+        start_x = {n: v for n, v in base_start.items() if not n.startswith(own)}
+        start_x.update(s_cols)
+        start_x.update({"N" + n[1:]: v for n, v in s_cols.items() if "N" + n[1:] in base_start})
+        start_x["delta"] = float((g["amount"] - g["room"]).max())
+        program = _min_increase(forced, rows, base.objective)
+        r = get_backend(run.backend).solve(program, replace(settings, start=start_x))
+        found = None if r.objective is None else round(-r.objective, 4) + 0.0
+        increases.append({
+            "resource": res, "scope": scope, "years": years,
+            "unit": prep.scenario.resources[res].unit,
+            "needs": round(float(g["amount"].max()), 4), "room_left": round(float(g["room"].min()), 4),
+            "smallest_increase": found,
+            "lower_bound": None if r.bound is None else round(max(-r.bound, 0.0), 4) + 0.0,
+            "status": r.status.value, "time_s": round(r.time_s, 3),
+        })  # fmt: skip
+    return increases
+
+
+def _short(run: Run, pid: str, start: int, fits: bool) -> pd.DataFrame:
+    """The supply rows ``pid`` draws on at its start year (any start year when it does not
+    fit at all) with less room left than it needs."""
+    prices, _ = marginal_prices(run)
+    mine = draws(run, prices)
+    mine = mine[mine["project_id"] == pid]
+    mine = mine[mine["start"] == start] if fits else mine.drop_duplicates(SUPPLY_KEYS)
+    assert run.evaluation is not None
+    slack = run.evaluation.resources.set_index(SUPPLY_KEYS)["slack"]
+    room = [float(slack.get(k, 0.0)) for k in map(tuple, mine[SUPPLY_KEYS].to_numpy())]
+    mine = mine.assign(room=room)
+    return mine[mine["room"] < mine["amount"]]
+
+
+def _bringing_in(run: Run, pid: str, out: dict[str, Any]) -> dict[str, Any]:
+    """A rejected project: the loss of forcing it in, and the supply increases that would
+    bring it in at no loss."""
+    prep, model, base, lp = run.prep, run.model, run.result, run.model.lp
+    assert base.objective is not None
+    cols = model.s.loc[model.s["project_id"] == pid, "col"].to_numpy()
+    run.options.say(f"re-solving with {pid} locked in")
+    lo, hi = lp.col_lo.copy(), lp.col_hi.copy()
+    hi[cols] = 1.0  # a lock-out is lifted: the question is what bringing it in costs
+    lo[cols[-1]] = 1.0  # started by the last year of its window
+    forced = lp.with_bounds(lo, hi)
+    within = _solve(run, forced)
+    fits = within.x is not None and within.objective is not None
+    v0, b0 = base.objective, base.bound if base.bound is not None else base.objective
+    loss: float | None = None
+    alloc = run.allocation
+    start = int(model.s.loc[model.s["col"] == cols[0], "year"].iloc[0])
+    if within.x is not None and within.objective is not None:
+        alloc = decode(model, within.x)
+        start = int(alloc.starts[pid])
+        loss = max(v0 - within.objective, 0.0)
+    assert alloc is not None
+    base_set, other = set(run.starts.index), set(alloc.starts.index)
+    increases = _increases(run, pid, forced, start, _short(run, pid, start, fits))
+    value = float(prep.pairs.set_index(["project_id", "year"])["value_wan_cny"][(pid, start)])
+    lines = [_increase_words(i, prep.scenario.explain.time_limit_s) for i in increases]
+    if loss is not None:
+        head = (f"bringing {pid} in (start {start}) costs the portfolio {loss:,.0f} 万元; it "
+                f"comes in if its value (now {value:,.0f} 万元) rises by {loss:,.0f} 万元")  # fmt: skip
+    else:
+        head = f"{pid} does not fit at all ({within.status.value} when locked in); it comes in"
+    joiner = ", or" if loss is not None else ""
+    out.update(
+        status="rejected", start_year=start if fits else None, value_wan_cny=round(value, 4),
+        with_project=_figures(within), loss_wan_cny=None if loss is None else round(loss, 4),
+        loss_interval_wan_cny=_loss_interval(v0, b0, within) if fits else None,
+        smallest_value_increase_wan_cny=None if loss is None else round(loss, 4),
+        marginal_kind=marginal_prices(run)[1], supply_increases=increases,
+        displaced=sorted(base_set - other) if fits else [],
+        also_entering=sorted(other - base_set - {pid}) if fits else [],
+        text=head + (f"{joiner} with {'; or '.join(lines)}" if lines else ""),
+    )  # fmt: skip
+    return out
+
+
+def what_it_would_take(inputs: Inputs, pid: str, options: Options = Options()) -> dict[str, Any]:
+    """Why ``pid`` is in or out and what would change it (the module docstring)."""
+    if pid not in inputs.projects.index:
+        rule = f"is not in {inputs.label('projects')}"
+        raise InputError([Problem("request", rule, field="project", value=pid)])
+    run = solve(inputs, options)
+    prep = run.prep
+    out: dict[str, Any] = {"scenario": prep.scenario.name, "project_id": pid,
+                           "base": _figures(run.result)}  # fmt: skip
+    reason = prep.eligibility.reason[pid]
+    if reason:
+        checks = prep.eligibility.checks
+        fails = checks[(checks["project_id"] == pid) & (checks["result"] == "fail")]
+        out.update(status="ineligible", reason=reason,
+                   rules=rule_records(fails),
+                   text=f"{pid} is ineligible ({reason}): no supply or value brings it in; "
+                        "the data must change to pass the rules listed")  # fmt: skip
+        return out
+    run.solution()  # no solution: nothing to compare with (the error says why)
+    if pid in run.starts.index:
+        return _without(run, pid, out)
+    return _bringing_in(run, pid, out)

@@ -1,0 +1,63 @@
+"""Writing files people open: CSV for Excel, JSON, GeoPackages, and whole folders at once.
+
+Output folders are written to a temporary sibling first and renamed into place, so a
+reader never sees a half-written result and a failed run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:  # not imported to read a result folder (compare, report)
+    import geopandas as gpd
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """CSV for people and Excel: UTF-8 with BOM, fixed float format, no index."""
+    frame.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+
+
+def write_json(data: Any, path: Path) -> None:
+    text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+@contextlib.contextmanager
+def atomic_dir(target: Path) -> Iterator[Path]:
+    """Yield a fresh temporary folder; on success it replaces ``target`` in one rename."""
+    target = target.resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        target.rename(old)
+    tmp.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path, as_of: str) -> None:
+    """Write the layers into one GeoPackage, stamped with the data vintage ``as_of`` instead
+    of the clock (GDAL records when each layer was written), so that the same inputs give
+    the same bytes."""
+    for name, layer in layers.items():
+        layer.to_file(path, layer=name, driver="GPKG")
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("UPDATE gpkg_contents SET last_change = ?", (f"{as_of}T00:00:00.000Z",))

@@ -1,0 +1,64 @@
+"""How the API answers what went wrong: every input problem at once (422), and a bug of
+ours as 500 with an error id that the log repeats beside the traceback."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from allocator.errors import InputError, internal_error
+from models.tables import Problem
+
+
+def problem_json(p: Problem) -> dict[str, Any]:
+    """A problem as the API reports it: where, the value, the rule and the CLI's message."""
+    loc = [x for x in (p.file, p.row, p.field) if x is not None]
+    return {"loc": loc, "file": p.file, "row": p.row, "field": p.field, "value": p.value,
+            "key": p.key, "rule": p.rule, "message": str(p)}  # fmt: skip
+
+
+def invalid(problems: list[Problem]) -> JSONResponse:
+    body = {
+        "message": f"invalid input: {len(problems)} problem(s)",
+        "detail": [problem_json(p) for p in problems],
+    }
+    return JSONResponse(body, status_code=422)
+
+
+async def _request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    problems = []
+    for e in exc.errors():
+        loc = [str(x) for x in e["loc"]]
+        value = e.get("input")
+        shown = None if isinstance(value, dict | list) else value
+        if isinstance(shown, bytes):
+            shown = None
+        problems.append({"loc": loc, "field": ".".join(loc[1:]) or loc[0], "value": shown,
+                         "rule": e["msg"], "message": f"{'.'.join(loc)}: {e['msg']}"})  # fmt: skip
+    body = {"message": f"invalid request: {len(problems)} problem(s)", "detail": problems}
+    return JSONResponse(json.loads(json.dumps(body, default=str)), status_code=422)
+
+
+async def _input_invalid(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InputError)
+    return invalid(exc.problems)
+
+
+async def _bug(_: Request, exc: Exception) -> JSONResponse:
+    error_id = internal_error(exc)
+    body: dict[str, Any] = {
+        "detail": f"internal error {error_id}: a bug in the service, not in the request; "
+        "the server's log has it under this id",
+        "error_id": error_id,
+    }
+    return JSONResponse(body, status_code=500)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _request_invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(InputError, _input_invalid)
+    app.add_exception_handler(Exception, _bug)

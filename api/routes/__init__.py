@@ -1,0 +1,5 @@
+"""One router per resource; ``api.app`` includes them all."""
+
+from api.routes import datasets, health, keys, results, scenarios
+
+ROUTERS = [health.router, scenarios.router, results.router, datasets.router, keys.router]

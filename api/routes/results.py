@@ -1,0 +1,193 @@
+"""Results of done scenarios: summary, tables, one project, the reuse list, the report,
+and what moved between two scenarios. Result folders never change once written, so each
+file is read once per version (``_cached``)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import geopandas as gpd
+import pandas as pd
+import pyproj
+from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+
+from allocator.compare import compare
+from allocator.report import write_report
+from api import schemas as s
+from api.deps import Planner, SessionDep, SettingsDep, Viewer
+from api.errors import invalid
+from api.jobs import result_of
+from models.result import Summary
+from models.tables import Problem
+
+router = APIRouter(tags=["results"])
+FOUND = {**s.ERRORS, 404: {"model": s.Error}, 409: {"model": s.Error}}
+
+
+@functools.lru_cache(maxsize=128)
+def _read(path: Path, mtime_ns: int, parse: Callable[[Path], Any]) -> Any:
+    del mtime_ns  # part of the key: a rewritten file is read again
+    return parse(path)
+
+
+def _cached(path: Path, parse: Callable[[Path], Any]) -> Any:
+    """``parse(path)``, once per version of the file (results never change once written)."""
+    return _read(path, path.stat().st_mtime_ns, parse)
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    frame = pd.read_csv(path, encoding="utf-8-sig", dtype={"site_id": str, "start_year": "Int64"})
+    return json.loads(frame.to_json(orient="records", force_ascii=False))
+
+
+def _by_project(path: Path) -> dict[str, Any]:
+    return {n["project_id"]: n for n in json.loads(path.read_text(encoding="utf-8"))}
+
+
+def _table(folder: Path, name: str) -> list[dict[str, Any]]:
+    """The rows of a result table."""
+    path = folder / name
+    if not path.exists():
+        raise HTTPException(409, f"this result has no {name} (no solution; see /summary)")
+    return _cached(path, _rows)
+
+
+def _explanations(folder: Path) -> dict[str, Any]:
+    path = folder / "explanations.json"
+    return _cached(path, _by_project) if path.exists() else {}
+
+
+@router.get(
+    "/v1/scenarios/{scenario_id}/summary",
+    summary="Headline figures, status, gap (and the infeasibility report)",
+    response_model=Summary,
+    responses=FOUND,
+)
+def summary(session: SessionDep, settings: SettingsDep, _: Viewer, scenario_id: str) -> Response:
+    _job, folder = result_of(session, settings, scenario_id)
+    return Response(_cached(folder / "summary.json", Path.read_bytes), media_type="application/json")  # fmt: skip
+
+
+@router.get(
+    "/v1/scenarios/{scenario_id}/allocations",
+    summary="One row per project: decision, start, site, reason",
+    responses=FOUND,
+)
+def allocations(
+    session: SessionDep,
+    settings: SettingsDep,
+    _: Viewer,
+    scenario_id: str,
+    district: Annotated[str | None, Query()] = None,
+    sector: Annotated[str | None, Query()] = None,
+    status: Annotated[Literal["approved", "rejected", "ineligible"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+) -> s.Page[dict[str, Any]]:
+    _job, folder = result_of(session, settings, scenario_id)
+    rows = _table(folder, "allocations.csv")
+    wanted = {k: v for k, v in (("district", district), ("sector", sector), ("status", status))
+              if v is not None}  # fmt: skip
+    if wanted:
+        rows = [r for r in rows if all(r[k] == v for k, v in wanted.items())]
+    return s.Page.of(rows[offset : offset + limit], len(rows), limit, offset)
+
+
+@router.get(
+    "/v1/scenarios/{scenario_id}/resources",
+    summary="Supply, purchases, use and marginal value per resource, year and scope",
+    responses=FOUND,
+)
+def resources(
+    session: SessionDep, settings: SettingsDep, _: Viewer, scenario_id: str
+) -> list[dict[str, Any]]:
+    _job, folder = result_of(session, settings, scenario_id)
+    return _table(folder, "resources.csv")
+
+
+@router.get(
+    "/v1/scenarios/{scenario_id}/projects/{project_id}",
+    summary="One project's decision with its explanation",
+    responses=FOUND,
+)
+def project(
+    session: SessionDep, settings: SettingsDep, _: Viewer, scenario_id: str, project_id: str
+) -> dict[str, Any]:
+    _job, folder = result_of(session, settings, scenario_id)
+    row = next((r for r in _table(folder, "allocations.csv") if r["project_id"] == project_id), None)  # fmt: skip
+    if row is None:
+        raise HTTPException(404, f"no project {project_id!r} in scenario {scenario_id}")
+    return {**row, "explanation_detail": _explanations(folder).get(project_id)}
+
+
+@router.get(
+    "/v1/scenarios/{scenario_id}/reuse-list",
+    summary="Flagged parcels (or reuse sites) as GeoJSON",
+    response_class=JSONResponse,
+    responses={**FOUND, 200: {"content": {"application/geo+json": {}}}},
+)
+def reuse_list(
+    session: SessionDep,
+    settings: SettingsDep,
+    _: Viewer,
+    scenario_id: str,
+    layer: Annotated[Literal["findings", "sites"], Query()] = "findings",
+    crs: Annotated[
+        str,
+        Query(
+            max_length=100,
+            description="Output CRS; RFC 7946 order (longitude, latitude) for geographic ones.",
+        ),
+    ] = "EPSG:4490",
+) -> Response:
+    _job, folder = result_of(session, settings, scenario_id)
+    gpkg = folder / "reuse_list.gpkg"
+    if not gpkg.exists():
+        raise HTTPException(404, f"scenario {scenario_id} has no parcel layer, so no reuse list")
+    try:
+        target = pyproj.CRS.from_user_input(crs)
+    except pyproj.exceptions.CRSError:
+        rule = "not a coordinate reference system pyproj knows"
+        return invalid([Problem("request", rule, field="crs", value=crs)])
+    frame = gpd.read_file(gpkg, layer=layer, engine="pyogrio").to_crs(target)
+    return Response(frame.to_json(drop_id=True, ensure_ascii=False), media_type="application/geo+json")  # fmt: skip
+
+
+@router.get(
+    "/v1/scenarios/{scenario_id}/report",
+    summary="The result as one self-contained HTML page (map, charts, tables)",
+    response_class=HTMLResponse,
+    responses=FOUND,
+)
+def report(
+    session: SessionDep,
+    settings: SettingsDep,
+    _: Viewer,
+    scenario_id: str,
+    lang: Annotated[Literal["zh", "en"], Query()] = "zh",
+) -> Response:
+    job, folder = result_of(session, settings, scenario_id)
+    target = settings.data_dir / "reports" / f"{job.result_hash}-{lang}.html"
+    if not target.exists():  # results never change: written once per language
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_report(folder, lang, None, target)
+    return FileResponse(target, media_type="text/html; charset=utf-8")
+
+
+@router.post("/v1/compare", summary="What moved between two scenarios", responses=FOUND)
+def compare_scenarios(
+    session: SessionDep, settings: SettingsDep, _: Planner, body: s.CompareRequest
+) -> dict[str, Any]:
+    (_ja, fa), (_jb, fb) = result_of(session, settings, body.a), result_of(session, settings, body.b)  # fmt: skip
+    if not (fa / "allocations.csv").exists() or not (fb / "allocations.csv").exists():
+        raise HTTPException(409, "both scenarios need a solution to be compared")
+    diff = compare(fa, fb)
+    for side, scenario_id in (("a", body.a), ("b", body.b)):
+        del diff[side]["folder"]  # the server's path: the caller knows the scenario id
+        diff[side]["scenario_id"] = scenario_id
+    return diff
