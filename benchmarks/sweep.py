@@ -37,7 +37,9 @@ def main() -> None:
     results = {}
     for way, serial in (("serial", True), (f"Dask, {args.workers} workers", False)):
         start = time.perf_counter()
-        results[way], _ = run_sweep(scenario, settings, workers=args.workers, serial=serial, cache=cache())
+        results[way], _ = run_sweep(
+            scenario, settings, workers=args.workers, serial=serial, cache=cache()
+        )
         timings[way] = time.perf_counter() - start
     serial_t, dask_t = timings.values()
     same = results["serial"].equals(list(results.values())[1])

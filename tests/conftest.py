@@ -54,13 +54,13 @@ def project(**changes: Any) -> dict[str, Any]:
 SUPPLY_COLUMNS = ["resource", "year", "scope", "amount", "price_wan_cny_per_unit", "purchase_cap"]
 
 
-def _document(scenario: dict[str, Any] | None, parks: bool) -> dict[str, Any]:
+def _document(scenario: dict[str, Any] | None, parks: bool, firms: bool) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "name": "tiny",
         "data": {
             "projects": "projects.csv",
             "supplies": "supplies.csv",
-            "firms": None,
+            "firms": "firms.csv" if firms else None,
             "parks": "parks.csv" if parks else None,
         },
         "horizon": {"start": 2027, "end": 2029},
@@ -81,13 +81,16 @@ def tiny(
     supplies: list[tuple[Any, ...]],
     scenario: dict[str, Any] | None = None,
     parks: list[dict[str, Any]] | None = None,
+    firms: list[dict[str, Any]] | None = None,
 ) -> Inputs:
     """A tiny city built in memory (no files): the checked inputs of its scenario."""
     labels = {"scenario": "scenario.yaml", "projects": "projects.csv",
-              "supplies": "supplies.csv", "parks": "parks.csv"}  # fmt: skip
+              "supplies": "supplies.csv", "parks": "parks.csv", "firms": "firms.csv"}  # fmt: skip
     tables = Tables(projects=pd.DataFrame(projects), supplies=_supplies(supplies),
-                    parks=pd.DataFrame(parks) if parks is not None else None, labels=labels)  # fmt: skip
-    return check_inputs(validated(_document(scenario, parks is not None), "scenario.yaml"), tables)
+                    parks=pd.DataFrame(parks) if parks is not None else None,
+                    firms=pd.DataFrame(firms) if firms is not None else None, labels=labels)  # fmt: skip
+    doc = _document(scenario, parks is not None, firms is not None)
+    return check_inputs(validated(doc, "scenario.yaml"), tables)
 
 
 def write_case(
@@ -96,15 +99,17 @@ def write_case(
     supplies: list[tuple[Any, ...]],
     scenario: dict[str, Any] | None = None,
     parks: list[dict[str, Any]] | None = None,
+    firms: list[dict[str, Any]] | None = None,
 ) -> Path:
     """Write a tiny city and its scenario as files; return the scenario path."""
     folder.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(projects).to_csv(folder / "projects.csv", index=False)
     _supplies(supplies).to_csv(folder / "supplies.csv", index=False)
-    if parks is not None:
-        pd.DataFrame(parks).to_csv(folder / "parks.csv", index=False)
+    for name, rows in (("parks", parks), ("firms", firms)):
+        if rows is not None:
+            pd.DataFrame(rows).to_csv(folder / f"{name}.csv", index=False)
     path = folder / "scenario.yaml"
-    doc = _document(scenario, parks is not None)
+    doc = _document(scenario, parks is not None, firms is not None)
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     return path
 

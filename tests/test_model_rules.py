@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
 from allocator.backends.base import Settings, Status, get_backend
@@ -83,26 +82,24 @@ def test_province_reserve_serves_provincial_projects_only(case):
     assert used[("land_quota", "xuecheng")] == 50
 
 
-def test_freed_supply_counts_from_the_year_after_the_closure(case, tmp_path):
-    firms = pd.DataFrame(
-        [
-            {
-                "firm_id": "F-1",
-                "name": "old kiln",
-                "above_scale": True,
-                "revenue_wan_cny": 1,
-                "value_added_wan_cny": 1,
-                "tax_wan_cny": 0,
-                "energy_tce": 1000,
-                "coal_t": 0,
-                "pollutant_equivalent_t": 0,
-                "rd_wan_cny": 0,
-                "employees": 1,
-                "land_mu": 10,
-            }
-        ]
-    )
-    path = case(
+def test_freed_supply_counts_from_the_year_after_the_closure(case):
+    firms = [
+        {
+            "firm_id": "F-1",
+            "name": "old kiln",
+            "above_scale": True,
+            "revenue_wan_cny": 1,
+            "value_added_wan_cny": 1,
+            "tax_wan_cny": 0,
+            "energy_tce": 1000,
+            "coal_t": 0,
+            "pollutant_equivalent_t": 0,
+            "rd_wan_cny": 0,
+            "employees": 1,
+            "land_mu": 10,
+        }
+    ]
+    inputs = case(
         [
             project(
                 land_mu=0,
@@ -118,11 +115,9 @@ def test_freed_supply_counts_from_the_year_after_the_closure(case, tmp_path):
             "closures": [{"firm_id": "F-1", "year": 2027}],
             "freed_share": 0.8,
         },
+        firms=firms,
     )
-    firms.to_csv(path.parent / "firms.csv", index=False)
-    text = path.read_text().replace("firms: null", "firms: firms.csv")
-    path.write_text(text)
-    prep = prepared(path)
+    prep = prepared(inputs)
     freed = prep.supply.set_index("year")["freed"]
     assert freed.to_dict() == {2027: 0.0, 2028: 800.0, 2029: 800.0}
     starts, _, _ = solve(prep)

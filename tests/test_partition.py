@@ -29,9 +29,9 @@ def test_four_partitions_give_the_single_scan_with_a_site_across_them(tmp_path):
     path = land_scenario(tmp_path, [project()], SUPPLY, land={"on_invalid": "skip"})
     inputs = read_inputs(path)
     sc = inputs.scenario
-    one = scan(sc, path.parent, inputs.firms, inputs.parks)
+    one = scan(sc, inputs.given, inputs.firms, inputs.parks)
     sc4 = sc.model_copy(update={"land": sc.land.model_copy(update={"partitions": 4})})
-    four = scan(sc4, path.parent, inputs.firms, inputs.parks)
+    four = scan(sc4, inputs.given, inputs.firms, inputs.parks)
 
     pd.testing.assert_frame_equal(four.findings, one.findings)
     for a, b in ((four.parcels, one.parcels), (four.sites, one.sites), (four.excluded, one.excluded)):  # fmt: skip

@@ -11,6 +11,8 @@ import yaml
 from typer.testing import CliRunner
 
 from allocator.cli import app
+from allocator.engine import Options, land_scan
+from allocator.sources import read_inputs
 from allocator.sources.layers import read_database
 from tests.conftest import scanned
 from tests.landkit import cell, land_scenario, parcel, write_city
@@ -37,8 +39,9 @@ def test_scan_from_postgis_equals_the_file_scan_and_the_reuse_list_round_trips(t
     from_db.write_text(yaml.safe_dump(doc), encoding="utf-8")
 
     _, file_scan = scanned(from_file)
-    _, db_scan = scanned(from_db)
+    db_scan = land_scan(read_inputs(from_db), Options(cache=None))  # read and scanned here
     assert not db_scan.cached
+    assert scanned(from_db)[1].cached  # the same content: the file scan's cache serves it
     pd.testing.assert_frame_equal(db_scan.findings, file_scan.findings)
     assert list(db_scan.sites["parcel_ids"]) == list(file_scan.sites["parcel_ids"])
     assert list(file_scan.sites["parcel_ids"]) == ["I0;I1;I2", "L0"]

@@ -165,18 +165,20 @@ def test_enumeration_itself_sees_the_rules():
     )
 
 
-def test_highs_through_pulp_then_ortools_in_one_process(case):
+def test_highs_through_pulp_then_ortools_in_one_process(case_file):
     """OR-Tools' own HiGHS crashed a process where PuLP's HiGHS had run; it is isolated."""
     import subprocess
     import sys
 
-    path = case(
+    path = case_file(
         [project()], [("land_quota", 2027, "xuecheng", 100), ("energy", 2027, "city", 5000)]
     )
     code = (
-        "from pathlib import Path\nfrom allocator.run import solve_scenario\n"
+        "from pathlib import Path\nfrom allocator.engine import Options, solve\n"
+        "from allocator.sources import read_inputs\n"
+        f"inputs = read_inputs(Path({str(path)!r}))\n"
         "for b in ('pulp_highs', 'ortools_highs', 'highs', 'ortools_highs'):\n"
-        f"    assert solve_scenario(Path({str(path)!r}), b).result.status == 'optimal'\n"
+        "    assert solve(inputs, Options(backend=b)).result.status == 'optimal'\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]

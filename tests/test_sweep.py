@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from allocator.cli import app
 from allocator.errors import InputError
+from allocator.sources.files import read_yaml
 from allocator.sweep import run_sweep, variants
 from tests.conftest import project, write_case
 
@@ -34,7 +35,7 @@ def test_sweep_on_two_workers_equals_serial_and_isolates_a_failure(city, tmp_pat
     grid = write_grid(tmp_path / "grid.yaml", {"grid": {
         "resources.energy.supply_factor": [0.25, 0.5, 0.75, 1.0],
         "locked_out": [[], ["P-3"]]}})  # fmt: skip
-    settings = variants(grid)
+    settings = variants(read_yaml(grid))
     assert len(settings) == 8
     settings.append({"horizon.start": 1800})  # breaks a rule: this variant fails alone
     serial, serial_freq = run_sweep(city, settings, serial=True)
@@ -58,12 +59,15 @@ def test_sweep_on_two_workers_equals_serial_and_isolates_a_failure(city, tmp_pat
 def test_samples_are_seeded_draws(tmp_path):
     grid = write_grid(tmp_path / "g.yaml", {"grid": {"freed_share": [0.5]},
                                             "samples": {"resources.energy.supply_factor": {"uniform": [0.9, 1.1]}}})  # fmt: skip
-    a, b = variants(grid, samples=5, seed=7), variants(grid, samples=5, seed=7)
+    a, b = (
+        variants(read_yaml(grid), samples=5, seed=7),
+        variants(read_yaml(grid), samples=5, seed=7),
+    )
     assert a == b and len(a) == 5 and all(0.9 <= v["resources.energy.supply_factor"] <= 1.1 for v in a)  # fmt: skip
-    assert variants(grid, samples=5, seed=8) != a
+    assert variants(read_yaml(grid), samples=5, seed=8) != a
     bad = write_grid(tmp_path / "bad.yaml", {"samples": {"freed_share": {"beta": [1, 2]}}})
     with pytest.raises(InputError, match="give one of uniform"):
-        variants(bad, samples=2)
+        variants(read_yaml(bad), samples=2)
 
 
 def test_sweep_command_writes_csv_and_parquet(city, tmp_path):
@@ -83,7 +87,7 @@ def test_sweep_command_writes_csv_and_parquet(city, tmp_path):
 def test_uncertain_project_values_are_drawn_per_project_and_seeded(city, tmp_path):
     grid = write_grid(tmp_path / "g.yaml", {"samples": {
         "projects.annual_value_added_wan_cny": {"lognormal": [0.0, 0.5]}}})  # fmt: skip
-    settings = variants(grid, samples=4, seed=3)
+    settings = variants(read_yaml(grid), samples=4, seed=3)
     assert all(s["projects.annual_value_added_wan_cny"].startswith("lognormal(0.0, 0.5) seed ")
                for s in settings)  # fmt: skip
     first, _ = run_sweep(city, settings, serial=True)
@@ -94,9 +98,9 @@ def test_uncertain_project_values_are_drawn_per_project_and_seeded(city, tmp_pat
     assert base["value_wan_cny"].iloc[0] not in set(first["value_wan_cny"])
     bad = write_grid(tmp_path / "bad.yaml", {"samples": {"projects.x": {"choice": [1, 2]}}})
     with pytest.raises(InputError, match="give uniform, normal or lognormal"):
-        variants(bad, samples=1)
+        variants(read_yaml(bad), samples=1)
     missing = write_grid(tmp_path / "m.yaml", {"samples": {"projects.nope": {"uniform": [1, 2]}}})
-    row, _ = run_sweep(city, variants(missing, samples=1), serial=True)
+    row, _ = run_sweep(city, variants(read_yaml(missing), samples=1), serial=True)
     assert row["status"].iloc[0] == "error" and "no such column" in row["error"].iloc[0]
 
 
@@ -104,7 +108,7 @@ def test_sweep_on_a_running_scheduler(city, tmp_path):
     from dask.distributed import LocalCluster
 
     grid = write_grid(tmp_path / "grid.yaml", {"grid": {"resources.energy.supply_factor": [0.5, 1.0]}})  # fmt: skip
-    settings = variants(grid)
+    settings = variants(read_yaml(grid))
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:  # fmt: skip
         remote, _ = run_sweep(city, settings, scheduler=cluster.scheduler_address)
         assert len(cluster.scheduler.workers) == 1  # the cluster given, not a new one

@@ -44,8 +44,8 @@ def test_alternatives_differ_and_stay_within_the_gap(case):
     assert share == pytest.approx({"B": 2 / 3, "C": 2 / 3, "D": 2 / 3, "E": 0.0})
 
 
-def test_frontier_of_an_undeclared_resource_names_it(case, tmp_path):
-    path = case([scored("B", 50, 45)], [("energy", 2027, "city", 100)], SETUP)
+def test_frontier_of_an_undeclared_resource_names_it(case_file, tmp_path):
+    path = case_file([scored("B", 50, 45)], [("energy", 2027, "city", 100)], SETUP)
     result = CliRunner().invoke(app, ["frontier", str(path), "--resource", "water",
                                       "--out", str(tmp_path / "f.csv")])  # fmt: skip
     assert result.exit_code == 2

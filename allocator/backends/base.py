@@ -202,7 +202,7 @@ def get_backend(name: str) -> Backend:
         rule = f"backend was {name!r} but is expected to be one of {sorted(BACKENDS)}"
         raise InputError([Problem("solver", rule, field="solver.backend", value=name)])
     spec = BACKENDS[name]
-    return Backend(spec, importlib.import_module(spec.module))  # type: ignore[arg-type]
+    return Backend(spec, importlib.import_module(spec.module))
 
 
 def duals_backend(name: str) -> Backend:

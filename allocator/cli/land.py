@@ -59,8 +59,12 @@ def land_scan(
         write_reuse_list(result, tmp, sc.as_of.isoformat(), lang)
     if to_db is not None:
         layers = reuse_layers(result, sc.as_of.isoformat())
-        guarded("writing to the database", lambda _say: (
-            write_database(layers["findings"], to_db), write_database(layers["sites"], to_db + "_sites")))  # fmt: skip
+
+        def to_database(_say: object) -> None:
+            write_database(layers["findings"], to_db)
+            write_database(layers["sites"], to_db + "_sites")
+
+        guarded("writing to the database", to_database)
         out_console.print(f"reuse list written to {read_label(to_db)} and …_sites", markup=False)
     codes = result.findings[result.findings["result"] == "finding"]["rule"].value_counts()
     table = Table(title=f"{sc.name}: land scan as of {sc.as_of}")

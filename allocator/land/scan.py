@@ -182,7 +182,7 @@ def scan(
     off = (stated - parcels["area_mu"]).abs() > sc.land.stated_area_tolerance * parcels["area_mu"]
     warnings = list(errors) + [
         Problem(
-            label,
+            label.partition("#")[0],  # the file, as land_warnings.csv has always named it
             f"geometry gives {parcels.at[i, 'area_mu']:.2f} mu, differs by more than "
             f"{sc.land.stated_area_tolerance:.0%}",
             None,

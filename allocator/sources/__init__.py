@@ -41,7 +41,10 @@ def read_scenario(path: Path) -> Scenario:
 
 
 def _here(entry: str) -> tuple[str, str]:
-    return entry, read_label(entry)
+    """An entry read as it is, named by its file (and layer), or its URL without password."""
+    path, layer = split_source(entry)
+    label = read_label(entry) if is_database(entry) else Path(path).name
+    return entry, label + (f"#{layer}" if layer and not is_database(entry) else "")
 
 
 def _read(name: str, source: str, label: str, base: Path) -> tuple[pd.DataFrame, str | None]:
@@ -82,7 +85,7 @@ def read_tables(
         if sha is not None:
             hashes[name] = sha
     exclusions = tuple(frames.pop(n) for n in list(frames) if n.startswith("exclusions."))
-    tables = Tables(**frames, exclusions=exclusions, labels=labels, hashes=hashes)  # type: ignore[arg-type]
+    tables = Tables(**frames, exclusions=exclusions, labels=labels, hashes=hashes)
     return tables, problems
 
 
