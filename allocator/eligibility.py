@@ -75,19 +75,11 @@ def intensity_floor(zone: pd.Series, sector: pd.Series, el: EligibilityRules) ->
     return floor
 
 
-def check_projects(
-    inputs: Inputs, grades: pd.DataFrame | None = None, site_zones: pd.DataFrame | None = None
-) -> Eligibility:
-    """Every rule for every project. ``grades``: the per-mu evaluation of firms (for
-    FIRM_CLASS_D); ``site_zones``: district and zone level of the reuse sites, where a project
-    may also land (the intensity floor is then the lowest of the places open to it)."""
+def _landing_floor(inputs: Inputs, site_zones: pd.DataFrame | None) -> pd.Series:
+    """The investment-intensity floor of each project: its park's, or the lowest of the
+    reuse sites' zone levels open to it."""
     sc, pr = inputs.scenario, inputs.projects
     el = sc.eligibility
-    rows: list[pd.DataFrame] = []
-    land = pr["land_mu"]
-    industrial = (land > 0) & (pr["kind"] != "infrastructure")
-    per_mu = land.where(land > 0)
-
     floor = intensity_floor(zone_level(inputs), pr["sector"], el)
     if site_zones is not None and not site_zones.empty:
         for zone in site_zones["zone_level"].unique():
@@ -95,70 +87,42 @@ def check_projects(
             reach = pr["district"].isin(there) | sc.land.placement.cross_district
             other = intensity_floor(pd.Series(zone, index=pr.index), pr["sector"], el)
             floor = floor.where(~reach, np.minimum(floor, other))
-    _rule(
-        rows,
-        "BELOW_INTENSITY_FLOOR",
-        industrial,
-        pr["investment_wan_cny"] / per_mu,
-        "wan_cny_per_mu",
-        ">=",
-        floor,
-    )
-    _rule(
-        rows,
-        "BELOW_TAX_FLOOR",
-        industrial,
-        pr["annual_tax_wan_cny"] / per_mu,
-        "wan_cny_per_mu",
-        ">=",
-        el.tax_per_mu_min_wan_cny,
-    )
-    _rule(
-        rows,
-        "BELOW_OUTPUT_FLOOR",
-        industrial,
-        pr["annual_output_wan_cny"] / per_mu,
-        "wan_cny_per_mu",
-        ">=",
-        el.output_per_mu_min_wan_cny,
-    )
+    return floor
+
+
+def _land_rules(rows: list[pd.DataFrame], inputs: Inputs, floor: pd.Series) -> None:
+    """Per-mu floors and the building rules of projects that take land."""
+    sc, pr = inputs.scenario, inputs.projects
+    el = sc.eligibility
+    land = pr["land_mu"]
+    industrial = (land > 0) & (pr["kind"] != "infrastructure")
+    per_mu = land.where(land > 0)
+    per = "wan_cny_per_mu"
+    _rule(rows, "BELOW_INTENSITY_FLOOR", industrial, pr["investment_wan_cny"] / per_mu, per, ">=", floor)  # fmt: skip
+    _rule(rows, "BELOW_TAX_FLOOR", industrial, pr["annual_tax_wan_cny"] / per_mu, per, ">=",
+          el.tax_per_mu_min_wan_cny)  # fmt: skip
+    _rule(rows, "BELOW_OUTPUT_FLOOR", industrial, pr["annual_output_wan_cny"] / per_mu, per, ">=",
+          el.output_per_mu_min_wan_cny)  # fmt: skip
     industry = pr["sector"].map({k: s.industry for k, s in sc.sectors.items()})
     plot_floor = industry.map(el.plot_ratio_floor).fillna(el.plot_ratio_floor.get("other", 0.0))
     _rule(rows, "BELOW_PLOT_RATIO_FLOOR", industrial, pr["plot_ratio"], "ratio", ">=", plot_floor)
-    _rule(
-        rows,
-        "BELOW_COVERAGE_FLOOR",
-        industrial,
-        pr["building_coverage"],
-        "share",
-        ">=",
-        el.building_coverage_min,
-    )
-    _rule(
-        rows,
-        "ABOVE_OFFICE_SHARE_CAP",
-        industrial,
-        pr["office_share"],
-        "share",
-        "<=",
-        el.office_share_max,
-    )
+    _rule(rows, "BELOW_COVERAGE_FLOOR", industrial, pr["building_coverage"], "share", ">=",
+          el.building_coverage_min)  # fmt: skip
+    _rule(rows, "ABOVE_OFFICE_SHARE_CAP", industrial, pr["office_share"], "share", "<=",
+          el.office_share_max)  # fmt: skip
 
+
+def _place_and_money_rules(rows: list[pd.DataFrame], inputs: Inputs) -> None:
+    """Chemical projects in chemical parks; infrastructure-only resources; bond coverage."""
+    sc, pr = inputs.scenario, inputs.projects
+    el = sc.eligibility
     chemical = pr["sector"].map({k: s.chemical for k, s in sc.sectors.items()}).astype(bool)
     if inputs.parks is not None:
         in_chem = pr["park"].map(inputs.parks["chemical_park"]).fillna(False).astype(float)
     else:
         in_chem = pd.Series(np.nan, index=pr.index)
-    _rule(
-        rows,
-        "CHEMICAL_OUTSIDE_CHEM_PARK",
-        chemical & (pr["kind"] != "infrastructure"),
-        in_chem,
-        "flag",
-        ">=",
-        1.0,
-    )
-
+    _rule(rows, "CHEMICAL_OUTSIDE_CHEM_PARK", chemical & (pr["kind"] != "infrastructure"),
+          in_chem, "flag", ">=", 1.0)  # fmt: skip
     infra = pr["kind"] == "infrastructure"
     for name, res in sc.resources.items():
         col = pr[res.demand_column]
@@ -170,23 +134,15 @@ def check_projects(
         term = pr["bond_term_years"].fillna(el.bond_term_years)
         rate = pr["bond_rate"].fillna(el.bond_rate)
         coverage = pr["annual_net_revenue_wan_cny"] * term / (bond * (1 + rate * term))
-        _rule(
-            rows,
-            "LOW_BOND_COVERAGE",
-            infra & (bond > 0),
-            coverage,
-            "ratio",
-            ">=",
-            el.bond_coverage_min,
-        )
+        _rule(rows, "LOW_BOND_COVERAGE", infra & (bond > 0), coverage, "ratio", ">=",
+              el.bond_coverage_min)  # fmt: skip
 
-    if grades is not None:
-        upgrade = pr["kind"].isin(["expansion", "tech_upgrade"]) & pr["firm_id"].notna()
-        share = pr["firm_id"].map(grades["rank_share"])
-        shares = sc.land.evaluation.class_shares
-        d_from = float(np.cumsum([shares[k] for k in "ABCD"])[2])  # as the grading cuts
-        _rule(rows, "FIRM_CLASS_D", upgrade, share, "rank_share", "<=", d_from)
-    checks = pd.concat(rows, ignore_index=True)
+
+def _must_buy(inputs: Inputs) -> list[pd.DataFrame]:
+    """One ``must_buy`` or ``pass`` row per project with demand of a resource that has an
+    intensity limit."""
+    sc, pr = inputs.scenario, inputs.projects
+    frames = []
     for name, res in sc.resources.items():
         if res.must_buy_intensity_max is None:
             continue
@@ -194,19 +150,34 @@ def check_projects(
         va = pr["annual_value_added_wan_cny"]
         intensity = (need.clip(lower=0) / va.where(va > 0)).fillna(np.inf).where(need > 0, 0.0)
         over = intensity > res.must_buy_intensity_max
-        frame = pd.DataFrame(
-            {
-                "project_id": pr.index,
-                "rule": f"{name.upper()}_LIMIT",
-                "figure": intensity.to_numpy(),
-                "unit": f"{res.unit}_per_wan_cny",
-                "comparator": "<=",
-                "threshold": res.must_buy_intensity_max,
-                "result": np.where(over, "must_buy", "pass"),
-            }
-        )
-        checks = pd.concat([checks, frame[(need > 0).to_numpy()]], ignore_index=True)
+        frame = pd.DataFrame({
+            "project_id": pr.index, "rule": f"{name.upper()}_LIMIT", "figure": intensity.to_numpy(),
+            "unit": f"{res.unit}_per_wan_cny", "comparator": "<=",
+            "threshold": res.must_buy_intensity_max, "result": np.where(over, "must_buy", "pass"),
+        })  # fmt: skip
+        frames.append(frame[(need > 0).to_numpy()])
+    return frames
 
+
+def check_projects(
+    inputs: Inputs, grades: pd.DataFrame | None = None, site_zones: pd.DataFrame | None = None
+) -> Eligibility:
+    """Every rule for every project. ``grades``: the per-mu evaluation of firms (for
+    FIRM_CLASS_D); ``site_zones``: district and zone level of the reuse sites, where a project
+    may also land (the intensity floor is then the lowest of the places open to it)."""
+    sc, pr = inputs.scenario, inputs.projects
+    rows: list[pd.DataFrame] = []
+    _land_rules(rows, inputs, _landing_floor(inputs, site_zones))
+    _place_and_money_rules(rows, inputs)
+    if grades is not None:
+        upgrade = pr["kind"].isin(["expansion", "tech_upgrade"]) & pr["firm_id"].notna()
+        share = pr["firm_id"].map(grades["rank_share"])
+        shares = sc.land.evaluation.class_shares
+        d_from = float(np.cumsum([shares[k] for k in "ABCD"])[2])  # as the grading cuts
+        _rule(rows, "FIRM_CLASS_D", upgrade, share, "rank_share", "<=", d_from)
+    checks = pd.concat(rows, ignore_index=True)
+    for frame in _must_buy(inputs):
+        checks = pd.concat([checks, frame], ignore_index=True)
     order = {pid: i for i, pid in enumerate(pr.index)}
     checks = checks.sort_values("project_id", key=lambda s: s.map(order), kind="stable")
     checks = checks.reset_index(drop=True)[CHECK_COLUMNS]

@@ -166,24 +166,9 @@ def _date(rng: np.random.Generator, start: dt.date, end: dt.date, n: int) -> np.
     return np.array([start + dt.timedelta(days=int(d)) for d in days], dtype=object)
 
 
-def occupy(
-    rng: np.random.Generator,
-    parcels: gpd.GeoDataFrame,
-    parks: gpd.GeoDataFrame,
-    sectors: list[str],
-    plot_floor: dict[str, float],
-    industry: dict[str, str],
-    as_of: dt.date,
-) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """Give the parcels their owners, dates, status and buildings; derive the firms."""
-    n = len(parcels)
-    area_mu = parcels.area.to_numpy() / MU_M2
-    status = rng.choice(
-        ["completed", "under_construction", "not_started", "halted", "unsupplied"],
-        size=n,
-        p=[0.835, 0.05, 0.06, 0.035, 0.02],
-    )
-    out = parcels.copy()
+def _register(rng: np.random.Generator, out: gpd.GeoDataFrame, area_mu: np.ndarray) -> None:
+    """Unit ids, stated areas (a few wrong by 20%) and land-use codes."""
+    n = len(out)
     out["unit_id"] = [
         f"{ADMIN_CODE[d]}{rng.integers(1, 20):03d}{rng.integers(1, 40):03d}GB{i:05d}W00000000"
         for i, d in enumerate(out["district"])
@@ -196,6 +181,12 @@ def occupy(
     out["land_use_code"] = rng.choice(
         ["100101", "100102", "100103", "0601"], n, p=[0.4, 0.35, 0.15, 0.1]
     )
+
+
+def _dates(rng: np.random.Generator, out: gpd.GeoDataFrame, status: np.ndarray,
+           as_of: dt.date) -> np.ndarray:  # fmt: skip
+    """Transfer, agreed and extended start dates, halts, status; which parcels are supplied."""
+    n = len(out)
     transfer = _date(rng, dt.date(2008, 1, 1), dt.date(2025, 6, 30), n)
     recent = np.isin(status, ["not_started", "halted"])
     transfer[recent] = _date(rng, dt.date(2019, 1, 1), dt.date(2026, 3, 1), int(recent.sum()))
@@ -218,6 +209,13 @@ def occupy(
     out["extended_start_date"] = extended
     out["status"] = np.where(supplied, status, "not_started")
     out["halted_since"] = halted_since
+    return supplied
+
+
+def _development(rng: np.random.Generator, out: gpd.GeoDataFrame, status: np.ndarray,
+                 area_mu: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Developed and invested shares, land prices, government delays; the developed share."""
+    n = len(out)
     dev = np.select(
         [status == "completed", status == "under_construction", status == "halted"],
         [1.0, rng.uniform(0.3, 0.9, n), rng.uniform(0.05, 0.6, n)],
@@ -227,7 +225,15 @@ def occupy(
     out["invested_share"] = np.round(np.clip(dev * rng.uniform(0.7, 1.2, n), 0, 1), 3)
     out["land_price_wan_cny"] = np.round(area_mu * rng.uniform(12, 30, n), 1)
     out["government_delay"] = np.isin(status, ["not_started", "halted"]) & (rng.random(n) < 0.1)
-    # Firms: parcels in use belong to firms of 1-4 parcels in the same park.
+    return dev
+
+
+def _owners(rng: np.random.Generator, out: gpd.GeoDataFrame, parks: gpd.GeoDataFrame,
+            sectors: list[str], status: np.ndarray, supplied: np.ndarray,
+            area_mu: np.ndarray) -> pd.DataFrame:  # fmt: skip
+    """Parcels in use belong to firms of 1-4 parcels in the same park (``firm_id``); the
+    firms."""
+    n = len(out)
     leading = parks.set_index("park")["leading_sectors"].str.split(";")
     used = np.flatnonzero(supplied & (status != "not_started"))
     parks_of = out["park"].to_numpy(dtype=object)
@@ -253,7 +259,31 @@ def occupy(
     ]
     out["firm_id"] = [ids[f] if f >= 0 else None for f in firm_of]
     out.loc[out.index[not_started], "firm_id"] = ids[len(firm_rows) :]
-    firms = _firms(rng, firm_rows, ids[: len(firm_rows)])
+    return _firms(rng, firm_rows, ids[: len(firm_rows)])
+
+
+def occupy(
+    rng: np.random.Generator,
+    parcels: gpd.GeoDataFrame,
+    parks: gpd.GeoDataFrame,
+    sectors: list[str],
+    plot_floor: dict[str, float],
+    industry: dict[str, str],
+    as_of: dt.date,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Give the parcels their owners, dates, status and buildings; derive the firms."""
+    n = len(parcels)
+    area_mu = parcels.area.to_numpy() / MU_M2
+    status = rng.choice(
+        ["completed", "under_construction", "not_started", "halted", "unsupplied"],
+        size=n,
+        p=[0.835, 0.05, 0.06, 0.035, 0.02],
+    )
+    out = parcels.copy()
+    _register(rng, out, area_mu)
+    supplied = _dates(rng, out, status, as_of)
+    dev = _development(rng, out, status, area_mu)
+    firms = _owners(rng, out, parks, sectors, status, supplied, area_mu)
     # Buildings: plot ratio around the industry floor of the firm's sector, some far below.
     sector_of = pd.Series(firms["sector"].to_numpy(), index=firms["firm_id"])
     sec = out["firm_id"].map(sector_of)

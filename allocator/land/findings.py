@@ -84,18 +84,15 @@ def idle_findings(
     now = pd.Timestamp(as_of)
     start = parcels["extended_start_date"].fillna(parcels["agreed_start_date"])
     supplied = parcels["transfer_date"].notna()
-    not_started = supplied & (parcels["status"] == "not_started")
     days_since_start = (now - start).dt.days
-    halted = parcels["status"] == "halted"
     halted_days = (now - parcels["halted_since"]).dt.days
     short = (parcels["developed_area_share"] < rules.halted_developed_share_max) | (
         parcels["invested_share"] < rules.halted_invested_share_max
     )
-    idle_ns = not_started & (days_since_start >= rules.not_started_days)
-    idle_h = halted & short & (halted_days >= rules.halted_days)
+    idle_ns = supplied & (parcels["status"] == "not_started") & (days_since_start >= rules.not_started_days)  # fmt: skip
+    idle_h = (parcels["status"] == "halted") & short & (halted_days >= rules.halted_days)
     idle_days = days_since_start.where(idle_ns, halted_days.where(idle_h)).astype(float)
     gov = parcels["government_delay"].fillna(False).astype(bool)
-    frames = []
     note_h = (
         "developed "
         + parcels["developed_area_share"].round(3).astype(str)
@@ -103,58 +100,17 @@ def idle_findings(
         + parcels["invested_share"].round(3).astype(str)
         + f" (< {rules.halted_invested_share_max:.2f})"
     )
-    frames.append(
-        _rows(
-            parcels,
-            idle_ns & ~gov,
-            "IDLE_NOT_STARTED",
-            days_since_start,
-            "days",
-            ">=",
-            rules.not_started_days,
-            as_of,
-            "not started since " + start.dt.date.astype(str),
-        )
-    )
-    frames.append(
-        _rows(
-            parcels,
-            idle_h & ~gov,
-            "IDLE_HALTED",
-            halted_days,
-            "days",
-            ">=",
-            rules.halted_days,
-            as_of,
-            note_h,
-        )
-    )
-    frames.append(
-        _rows(
-            parcels,
-            (idle_ns | idle_h) & gov,
-            "IDLE_GOV_CAUSE",
-            idle_days,
-            "days",
-            ">=",
-            rules.not_started_days,
-            as_of,
-            "delay caused by the government or force majeure",
-        )
-    )
-    frames.append(
-        _rows(
-            parcels,
-            ~supplied,
-            "UNSUPPLIED",
-            pd.Series(np.nan, index=parcels.index),
-            "",
-            "",
-            np.nan,
-            as_of,
-            "approved but not supplied (批而未供): no transfer date",
-        )
-    )
+    nothing = pd.Series(np.nan, index=parcels.index)
+    frames = [
+        _rows(parcels, idle_ns & ~gov, "IDLE_NOT_STARTED", days_since_start, "days", ">=",
+              rules.not_started_days, as_of, "not started since " + start.dt.date.astype(str)),
+        _rows(parcels, idle_h & ~gov, "IDLE_HALTED", halted_days, "days", ">=",
+              rules.halted_days, as_of, note_h),
+        _rows(parcels, (idle_ns | idle_h) & gov, "IDLE_GOV_CAUSE", idle_days, "days", ">=",
+              rules.not_started_days, as_of, "delay caused by the government or force majeure"),
+        _rows(parcels, ~supplied, "UNSUPPLIED", nothing, "", "", np.nan, as_of,
+              "approved but not supplied (批而未供): no transfer date"),
+    ]  # fmt: skip
     idle = idle_ns | idle_h
     fee = np.where(idle & ~gov, rules.fee_share * parcels["land_price_wan_cny"], 0.0)
     recoverable = idle & ~gov & (idle_days >= rules.recover_after_days)
@@ -172,6 +128,52 @@ def idle_findings(
     return pd.concat(frames, ignore_index=True), per_parcel
 
 
+def _building_findings(
+    parcels: pd.DataFrame, settings: Land, plot_floor: pd.Series, as_of: dt.date
+) -> list[pd.DataFrame]:
+    """Completed parcels built too thinly: plot ratio and building coverage."""
+    done = pd.Series((parcels["status"] == "completed").to_numpy())
+    ratio = parcels["floor_area_m2"] / (parcels["area_mu"] * 10_000 / 15)
+    floor = plot_floor.reindex(parcels.index)
+    cover = parcels["building_coverage"]  # absent: not checked, never passed
+    coverage_min = settings.efficiency.coverage_min
+    return [
+        _rows(parcels, done & (ratio < floor).to_numpy(), "LOW_PLOT_RATIO", ratio, "ratio", ">=",
+              floor, as_of),
+        _rows(parcels, done & ~(cover >= coverage_min).to_numpy(), "LOW_COVERAGE", cover, "share",
+              ">=", coverage_min, as_of, result=np.where(cover.isna(), "not_checked", "finding")),
+    ]  # fmt: skip
+
+
+def _owner_findings(parcels: pd.DataFrame, firms: pd.DataFrame, grades: pd.DataFrame,
+                    settings: Land, on: pd.Series, as_of: dt.date) -> list[pd.DataFrame]:  # fmt: skip
+    """Completed parcels of known owners: tax and output per mu against the district
+    medians of graded firms, and the owner's class."""
+    rules = settings.efficiency
+    firm = parcels["firm_id"].where(parcels["firm_id"].isin(firms.index))
+    graded = grades["class"] != "T"
+    land = firms["land_mu"].where(firms["land_mu"] > 0)
+    per_mu = {"tax": firms["tax_wan_cny"] / land, "revenue": firms["revenue_wan_cny"] / land}
+    median = {k: v[graded].groupby(firms.loc[graded, "district"]).median() for k, v in per_mu.items()}  # fmt: skip
+    district = parcels["district"]
+    tax = firm.map(per_mu["tax"])
+    tax_floor = np.maximum(rules.tax_per_mu_min_wan_cny,
+                           rules.tax_district_median_share * district.map(median["tax"]).fillna(0))  # fmt: skip
+    revenue = firm.map(per_mu["revenue"])
+    rev_floor = rules.revenue_district_median_share * district.map(median["revenue"]).fillna(0)
+    per = "wan_cny_per_mu"
+    return [
+        _rows(parcels, on & (tax < tax_floor).to_numpy(), "LOW_TAX_PER_MU", tax, per, ">=",
+              tax_floor, as_of, f"the higher of {rules.tax_per_mu_min_wan_cny:g} and "
+              f"{rules.tax_district_median_share:.0%} of the district median"),
+        _rows(parcels, on & (revenue < rev_floor).to_numpy(), "LOW_OUTPUT_PER_MU", revenue, per,
+              ">=", rev_floor, as_of, f"{rules.revenue_district_median_share:.0%} of the district median"),
+        _rows(parcels, on & (firm.map(grades["class"]) == "D").to_numpy(), "CLASS_D",
+              firm.map(grades["rank_share"]), "rank_share", "<=",
+              1 - settings.evaluation.class_shares["D"], as_of, "firm graded D by the per-mu evaluation"),
+    ]  # fmt: skip
+
+
 def efficiency_findings(
     parcels: pd.DataFrame,
     firms: pd.DataFrame | None,
@@ -181,119 +183,20 @@ def efficiency_findings(
     as_of: dt.date,
 ) -> pd.DataFrame:
     """Low-efficiency findings on completed parcels (the owner's figures per mu)."""
-    rules = settings.efficiency
-    done = (parcels["status"] == "completed").to_numpy()
-    frames = []
-    ratio = parcels["floor_area_m2"] / (parcels["area_mu"] * 10_000 / 15)
-    floor = plot_floor.reindex(parcels.index)
-    frames.append(
-        _rows(
-            parcels,
-            pd.Series(done) & (ratio < floor).to_numpy(),
-            "LOW_PLOT_RATIO",
-            ratio,
-            "ratio",
-            ">=",
-            floor,
-            as_of,
-        )
-    )
-    cover = parcels["building_coverage"]  # absent: not checked, never passed
-    frames.append(
-        _rows(
-            parcels,
-            pd.Series(done & ~(cover >= rules.coverage_min).to_numpy()),
-            "LOW_COVERAGE",
-            cover,
-            "share",
-            ">=",
-            rules.coverage_min,
-            as_of,
-            result=np.where(cover.isna(), "not_checked", "finding"),
-        )
-    )
+    frames = _building_findings(parcels, settings, plot_floor, as_of)
+    done = pd.Series((parcels["status"] == "completed").to_numpy())
     owned = (
         parcels["firm_id"].isin(firms.index)
         if firms is not None
         else parcels["firm_id"].isna() & False
     )
-    unknown = pd.Series(done) & ~owned.to_numpy()
+    unknown = done & ~owned.to_numpy()
+    nothing = pd.Series(np.nan, index=parcels.index)
     for code in ("LOW_TAX_PER_MU", "LOW_OUTPUT_PER_MU", "CLASS_D"):
-        frames.append(
-            _rows(
-                parcels,
-                unknown,
-                code,
-                pd.Series(np.nan, index=parcels.index),
-                "",
-                "",
-                np.nan,
-                as_of,
-                "owner not in the firms table",
-                result="not_checked",
-            )
-        )
+        frames.append(_rows(parcels, unknown, code, nothing, "", "", np.nan, as_of,
+                            "owner not in the firms table", result="not_checked"))  # fmt: skip
     if firms is not None and grades is not None:
-        firm = parcels["firm_id"].where(owned)
-        graded = grades["class"] != "T"
-        per_mu = {
-            "tax": firms["tax_wan_cny"] / firms["land_mu"].where(firms["land_mu"] > 0),
-            "revenue": firms["revenue_wan_cny"] / firms["land_mu"].where(firms["land_mu"] > 0),
-        }
-        median = {
-            k: v[graded].groupby(firms.loc[graded, "district"]).median() for k, v in per_mu.items()
-        }
-        district = parcels["district"]
-        tax = firm.map(per_mu["tax"])
-        tax_floor = np.maximum(
-            rules.tax_per_mu_min_wan_cny,
-            rules.tax_district_median_share * district.map(median["tax"]).fillna(0),
-        )
-        on = pd.Series(done) & owned.to_numpy()
-        frames.append(
-            _rows(
-                parcels,
-                on & (tax < tax_floor).to_numpy(),
-                "LOW_TAX_PER_MU",
-                tax,
-                "wan_cny_per_mu",
-                ">=",
-                tax_floor,
-                as_of,
-                f"the higher of {rules.tax_per_mu_min_wan_cny:g} and "
-                f"{rules.tax_district_median_share:.0%} of the district median",
-            )
-        )
-        revenue = firm.map(per_mu["revenue"])
-        rev_floor = rules.revenue_district_median_share * district.map(median["revenue"]).fillna(0)
-        frames.append(
-            _rows(
-                parcels,
-                on & (revenue < rev_floor).to_numpy(),
-                "LOW_OUTPUT_PER_MU",
-                revenue,
-                "wan_cny_per_mu",
-                ">=",
-                rev_floor,
-                as_of,
-                f"{rules.revenue_district_median_share:.0%} of the district median",
-            )
-        )
-        klass = firm.map(grades["class"])
-        share = firm.map(grades["rank_share"])
-        frames.append(
-            _rows(
-                parcels,
-                on & (klass == "D").to_numpy(),
-                "CLASS_D",
-                share,
-                "rank_share",
-                "<=",
-                1 - settings.evaluation.class_shares["D"],
-                as_of,
-                "firm graded D by the per-mu evaluation",
-            )
-        )
+        frames += _owner_findings(parcels, firms, grades, settings, done & owned.to_numpy(), as_of)
     return pd.concat(frames, ignore_index=True)
 
 

@@ -237,23 +237,8 @@ def _inline_css(text: str) -> str:
     return re.sub(r"url\(images/[^)]*\)", "none", text)  # no image the page cannot reach
 
 
-def build(
-    folder: Path, lang: str = "zh", other: Path | None = None, tiles: str | None = None
-) -> str:
-    """The report of result folder ``folder`` as one HTML document; ``tiles``, an online
-    tile layer URL template (``https://…/{z}/{x}/{y}.png``), is added under the offline
-    layers when given (the page then loads tiles from that server)."""
-    if lang not in LANGS:
-        raise ValueError(f"--lang was {lang!r} but is expected to be one of {', '.join(LANGS)}")
-    lab = _labels(lang)
-    has_solution = (folder / "allocations.csv").exists()
-    if has_solution:
-        files = load_result(folder)
-        summary, alloc, resources = files["summary"], files["allocations"], files["resources"]
-    else:  # infeasible or no solution: the summary (and its diagnosis) only
-        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-        alloc = resources = pd.DataFrame()
-    approved = alloc[alloc["status"] == "approved"] if has_solution else alloc
+def _headline(summary: dict[str, Any]) -> list[tuple[str, Any, str]]:
+    """(label key, the unrounded figure, the figure as shown) of the headline."""
     land = summary.get("land") or {}
     parts = summary.get("objective_parts") or {}
     gap = summary.get("gap")
@@ -272,14 +257,13 @@ def build(
             (k, land.get(k), f"{land.get(k, 0):,.0f}")
             for k in ("projects_on_sites", "reused_mu", "new_quota_mu")
         ]
-    by = {}
-    for col in ("district", "sector"):
-        if has_solution:
-            counts = approved.groupby(col).size().sort_values(ascending=False)
-            by[col] = [(str(k), int(v)) for k, v in counts.items()]
+    return headline
+
+
+def _extras(folder: Path, lab: dict[str, str]) -> dict[str, str]:
+    """Charts of what-ifs written into the folder: frontiers, selection frequencies."""
     extras: dict[str, str] = {}
-    frontiers = sorted(folder.glob("frontier_*.csv"))
-    for path in frontiers:
+    for path in sorted(folder.glob("frontier_*.csv")):
         resource = path.stem.removeprefix("frontier_")
         extras[f"{lab['frontier']}: {resource}"] = frontier_chart(
             pd.read_csv(path, encoding="utf-8-sig"), resource, lab
@@ -287,6 +271,33 @@ def build(
     if (folder / "selection_frequency.csv").exists():
         freq = pd.read_csv(folder / "selection_frequency.csv", encoding="utf-8-sig")
         extras[lab["frequency"]] = frequency_chart(freq, lab)
+    return extras
+
+
+def build(
+    folder: Path, lang: str = "zh", other: Path | None = None, tiles: str | None = None
+) -> str:
+    """The report of result folder ``folder`` as one HTML document; ``tiles``, an online
+    tile layer URL template (``https://…/{z}/{x}/{y}.png``), is added under the offline
+    layers when given (the page then loads tiles from that server)."""
+    if lang not in LANGS:
+        raise ValueError(f"--lang was {lang!r} but is expected to be one of {', '.join(LANGS)}")
+    lab = _labels(lang)
+    has_solution = (folder / "allocations.csv").exists()
+    if has_solution:
+        files = load_result(folder)
+        summary, alloc, resources = files["summary"], files["allocations"], files["resources"]
+    else:  # infeasible or no solution: the summary (and its diagnosis) only
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        alloc = resources = pd.DataFrame()
+    approved = alloc[alloc["status"] == "approved"] if has_solution else alloc
+    headline = _headline(summary)
+    by = {}
+    for col in ("district", "sector"):
+        if has_solution:
+            counts = approved.groupby(col).size().sort_values(ascending=False)
+            by[col] = [(str(k), int(v)) for k, v in counts.items()]
+    extras = _extras(folder, lab)
     diff = None
     if other is not None:
         diff = compare(folder, other)
