@@ -51,18 +51,13 @@ def firm(fid: str, **changes: Any) -> dict[str, Any]:
     return {**FIRM, "firm_id": fid, **changes}
 
 
-def write_city(
-    folder: Path,
+def city_layers(
     parcels: list[dict[str, Any]],
-    firms: list[dict[str, Any]] | None = None,
     exclusions: list[shapely.Geometry] | None = None,
     crs: str | None = CRS,
     parks: list[dict[str, Any]] | None = None,
-) -> Path:
-    """city.gpkg (districts, parks, parcels, exclusions) and firms.csv; returns the gpkg."""
-    folder.mkdir(parents=True, exist_ok=True)
-    gpkg = folder / "city.gpkg"
-    gpkg.unlink(missing_ok=True)
+) -> dict[str, gpd.GeoDataFrame]:
+    """The tiny city's layers in memory: districts, parks, parcels, exclusions."""
     districts = gpd.GeoDataFrame(
         {"district": ["xuecheng", "shizhong"]},
         geometry=[shapely.box(490_000, 3_840_000, 510_000, 3_860_000),
@@ -76,7 +71,7 @@ def write_city(
          "leading_sectors": "new_it", "chemical_park": False,
          "geometry": shapely.box(515_000, 3_845_000, 517_000, 3_847_000)},
     ]  # fmt: skip
-    layers = {
+    return {
         "districts": districts,
         "parks": gpd.GeoDataFrame(park_rows, crs=CRS),
         "parcels": gpd.GeoDataFrame(parcels, crs=crs),
@@ -86,7 +81,21 @@ def write_city(
             crs=CRS,
         ),
     }
-    for name, layer in layers.items():
+
+
+def write_city(
+    folder: Path,
+    parcels: list[dict[str, Any]],
+    firms: list[dict[str, Any]] | None = None,
+    exclusions: list[shapely.Geometry] | None = None,
+    crs: str | None = CRS,
+    parks: list[dict[str, Any]] | None = None,
+) -> Path:
+    """city.gpkg (districts, parks, parcels, exclusions) and firms.csv; returns the gpkg."""
+    folder.mkdir(parents=True, exist_ok=True)
+    gpkg = folder / "city.gpkg"
+    gpkg.unlink(missing_ok=True)
+    for name, layer in city_layers(parcels, exclusions, crs, parks).items():
         layer.to_file(gpkg, layer=name, driver="GPKG")
     pd.DataFrame(firms if firms is not None else [FIRM]).to_csv(folder / "firms.csv", index=False)
     return gpkg

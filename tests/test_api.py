@@ -433,6 +433,25 @@ def test_bad_submissions_name_what_is_wrong(idle):
     assert idle.client.get("/v1/scenarios", headers=idle.h()).json()["total"] == 0
 
 
+def test_a_bug_answers_500_with_an_error_id_never_invalid_input(idle, monkeypatch, caplog):
+    """An error of ours is not the caller's mistake: 500 with an error id, which the log
+    repeats beside the traceback; nothing is stored."""
+    import api.submissions
+
+    def broken(*_args: Any) -> Any:
+        raise KeyError("a column our code expected")
+
+    monkeypatch.setattr(api.submissions, "read_job_inputs", broken)
+    client = TestClient(idle.app, raise_server_exceptions=False)
+    answer = client.post("/v1/scenarios", json={"base": "tiny"}, headers=idle.h())
+    assert answer.status_code == 500
+    body = answer.json()
+    assert body["error_id"].startswith("E-") and "invalid" not in body["detail"]
+    logged = [r for r in caplog.records if body["error_id"] in r.getMessage()]
+    assert logged and logged[0].exc_info is not None and logged[0].exc_info[0] is KeyError
+    assert idle.client.get("/v1/scenarios", headers=idle.h()).json()["total"] == 0
+
+
 def test_limits_on_body_size_and_projects(tmp_path, bundled):
     svc = Service(settings_for(tmp_path, bundled, max_body_bytes=2000, max_projects=1))
     big = svc.submit({"base": "tiny", "overrides": {"description": "x" * 3000}})

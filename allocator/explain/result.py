@@ -28,6 +28,19 @@ from models.scenario import Scenario
 DECIMALS = 4
 
 
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("allocator", "highspy", "ortools", "PuLP", "pandas", "numpy", "scipy", "pydantic"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+VERSIONS = _versions()  # read once, at import
+
+
 @dataclass
 class Result:
     """Everything a result folder holds, in memory (tables without a solution are None)."""
@@ -166,16 +179,6 @@ def resources_table(run: Run) -> pd.DataFrame:
     return table
 
 
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for pkg in ("allocator", "highspy", "ortools", "PuLP", "pandas", "numpy", "scipy", "pydantic"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
-
-
 def _resource_use(run: Run) -> list[ResourceUse]:
     """Supply, purchases, carry-in and use per resource and year (scopes summed)."""
     ev = run.evaluation
@@ -243,6 +246,6 @@ def summary(run: Run, allocations: pd.DataFrame | None) -> Summary:
         scenario=sc.name, as_of=sc.as_of.isoformat(), horizon=sc.horizon.years,
         **_solution(run), **_solver(run), **counts, resource_use=_resource_use(run),
         diagnosis=run.diagnosis, land=land_summary(run),
-        input_sha256=dict(sorted(run.prep.inputs.hashes.items())), versions=_versions(),
+        input_sha256=dict(sorted(run.prep.inputs.hashes.items())), versions=VERSIONS,
         land_scan_time_s=round(run.times.get("scan_s", 0.0), 3), **times,
     )  # fmt: skip

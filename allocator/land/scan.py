@@ -33,6 +33,8 @@ from allocator.land.sites import build_sites, clip
 from models.scenario import Scenario
 from models.tables import PARCELS, Problem, parse_table
 
+VERSION = version("allocator")  # a new version scans again (read once, at import)
+
 
 @dataclass
 class LandScan:
@@ -58,7 +60,7 @@ def cache_key(
     """The hash of everything a scan depends on: the version, the scenario's land, rule and
     sector settings, and the content of the layers, firms and parks."""
     parts = [
-        version("allocator"),
+        VERSION,
         sc.as_of.isoformat(),
         sc.land.model_dump_json(),
         sc.eligibility.model_dump_json(),
