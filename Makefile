@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: demo test lint typecheck unit install sample schema constraints clean bench system-deps
+.PHONY: demo test test-fast lint typecheck unit install sample schema constraints clean bench system-deps
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ unit: install
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit
+
+# The fast tier only: no solver, browser or database (under a minute).
+test-fast: install
+	$(BIN)/python -m pytest -m fast
 
 # Benchmarks (long: tens of minutes): writes benchmarks/RESULTS.md.
 bench: install

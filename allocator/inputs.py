@@ -16,7 +16,7 @@ builds the frames itself.
 Traceback (most recent call last):
 ...
 allocator.errors.InputError: projects: the table is missing
-supplies row 2 (energy): field `amount` = '-5.0' must be ≥ 0
+supplies row 2 (energy): field `amount` = '-5' must be ≥ 0
 """
 
 from __future__ import annotations

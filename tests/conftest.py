@@ -180,3 +180,13 @@ def sample_scenario(sample_dir: Path) -> Callable[..., Path]:
         return path
 
     return make
+
+
+TIERS = ("solver", "browser", "database", "slow")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test in none of the other tiers is ``fast`` (``make test-fast`` runs those)."""
+    for item in items:
+        if not any(item.get_closest_marker(tier) for tier in TIERS):
+            item.add_marker(pytest.mark.fast)

@@ -141,6 +141,7 @@ def idle(tmp_path: Path, bundled: Path) -> Service:
     return Service(settings_for(tmp_path, bundled))
 
 
+@pytest.mark.solver
 def test_submit_poll_read_compare_and_serve_identical_inputs_from_the_store(service):
     r = service.submit({"base": "tiny"})
     assert r.status_code == 202, r.text
@@ -199,6 +200,7 @@ def test_submit_poll_read_compare_and_serve_identical_inputs_from_the_store(serv
     assert diff["value"]["delta_wan_cny"] < 0
 
 
+@pytest.mark.solver
 def test_infeasible_scenario_ends_done_with_the_relaxation_report(service):
     sid = service.submit({"base": "tiny_infeasible"}).json()["id"]
     job = service.wait(sid)
@@ -292,6 +294,7 @@ def test_cancel_a_queued_scenario(idle):
     assert idle.client.delete("/v1/scenarios/sc_nope", headers=idle.h()).status_code == 404
 
 
+@pytest.mark.solver
 def test_cancel_a_running_solve(service):
     sid = service.submit({"base": "tiny"}).json()["id"]
     service.wait(sid, ("running", *DONE))  # the solve process takes seconds to start
@@ -303,6 +306,7 @@ def test_cancel_a_running_solve(service):
     assert service.client.get(f"/v1/scenarios/{sid}", headers=service.h()).json()["status"] == "cancelled"  # fmt: skip
 
 
+@pytest.mark.solver
 def test_a_solve_over_the_wall_limit_is_stopped_and_failed(tmp_path, bundled):
     svc = Service(settings_for(tmp_path, bundled, run_worker=True, max_job_wall_s=0.5))
     with svc.client:
@@ -310,6 +314,7 @@ def test_a_solve_over_the_wall_limit_is_stopped_and_failed(tmp_path, bundled):
     assert job["status"] == "failed" and "max_job_wall_s = 0.5" in job["message"]
 
 
+@pytest.mark.solver
 def test_restart_recovery(tmp_path, bundled):
     first = Service(settings_for(tmp_path, bundled))
     queued = first.submit({"base": "tiny"}).json()["id"]
@@ -352,6 +357,7 @@ class Receiver(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@pytest.mark.solver
 def test_webhook_is_signed_and_retried(tmp_path, bundled):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -482,6 +488,7 @@ def test_a_parcel_layer_over_the_limit_is_refused(tmp_path, bundled):
     assert r.status_code == 201 and r.json()["rows"] == 2 and "parcels" in r.json()["layers"]
 
 
+@pytest.mark.solver
 def test_inline_tables_and_uploads_are_stored_by_content(service, bundled):
     rows = [proj("P-1", 15, 1500), proj("P-2", 12, 3000)]
     inline = service.submit({"base": "tiny", "tables": {"projects": rows}})
@@ -562,6 +569,7 @@ def test_migrations_make_the_schema_of_the_models(idle):
     assert diff == []
 
 
+@pytest.mark.slow
 def test_openapi_fuzz_never_gives_a_server_error(idle: Service) -> None:
     """Requests drawn from the OpenAPI document for every operation, with an admin key (so
     that they pass authentication and reach validation): never a 5xx."""

@@ -14,6 +14,8 @@ from allocator.cli import app
 from allocator.sample import generate
 from tests.conftest import project
 
+pytestmark = pytest.mark.solver
+
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = ("land_scan_time_s", "build_time_s", "solve_time_s", "total_time_s")
@@ -23,6 +25,7 @@ def run(*args: str):
     return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_sample_end_to_end_time_limited(sample_scenario, tmp_path):
     """A run stopped by its time limit writes its best allocation, flagged as not proven."""
     path = sample_scenario(tmp_path, solver={"time_limit_s": 2})
@@ -71,6 +74,7 @@ def test_sample_end_to_end_time_limited(sample_scenario, tmp_path):
     assert [n["project_id"] for n in notes] == list(alloc["project_id"])
 
 
+@pytest.mark.slow
 def test_infeasible_example_gets_the_smallest_relaxation(sample_scenario, tmp_path):
     example = yaml.safe_load((ROOT / "scenarios" / "infeasible_example.yaml").read_text())
     path = sample_scenario(tmp_path, locked_in=example["locked_in"])
@@ -98,6 +102,7 @@ def small(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_same_inputs_give_byte_identical_results(small, tmp_path):
     outs = [tmp_path / "a", tmp_path / "b"]
     for out in outs:
@@ -115,6 +120,7 @@ def test_same_inputs_give_byte_identical_results(small, tmp_path):
     assert first == second
 
 
+@pytest.mark.slow
 def test_other_backend_same_optimum(small, tmp_path):
     base = run("solve", small, "--out", tmp_path / "h")
     other = run("solve", small, "--out", tmp_path / "s", "--backend", "ortools_scip")
@@ -124,6 +130,7 @@ def test_other_backend_same_optimum(small, tmp_path):
     assert b["objective_wan_cny"] == pytest.approx(a["objective_wan_cny"], rel=2e-4)
 
 
+@pytest.mark.slow
 def test_rerun_replaces_the_folder_whole(small, tmp_path):
     out = tmp_path / "out"
     out.mkdir()

@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 from allocator.cli import app
 from tests.conftest import project, write_case
 
+pytestmark = pytest.mark.solver
+
 ENERGY = {"energy": {"unit": "tce", "kind": "recurring", "demand_column": "energy_tce_per_year"}}
 
 

@@ -6,6 +6,8 @@ import pytest
 
 from tests.conftest import RESOURCES, project, solved
 
+pytestmark = pytest.mark.solver
+
 
 def big(**kw: object) -> dict:
     """A project dense enough per mu to pass every rule on 100+ mu."""

@@ -22,6 +22,8 @@ from allocator.inputs import Tables, check_inputs, validated
 from tests.conftest import RESOURCES, project, tiny
 from tests.landkit import AS_OF, FIRM, cell, city_layers, parcel
 
+pytestmark = pytest.mark.solver
+
 IDLE = {"status": "not_started", "transfer_date": "2020-01-01", "agreed_start_date": "2022-01-01",
         "developed_area_share": 0.0}  # fmt: skip
 
@@ -99,7 +101,7 @@ def test_a_run_without_a_solution_raises_by_type():
                   {"locked_in": {"P-1": 2027, "P-2": 2027}, "horizon": {"start": 2027, "end": 2027}})  # fmt: skip
     run = solve(inputs)
     assert run.result.status is Status.INFEASIBLE and run.diagnosis is not None
-    with pytest.raises(Infeasible, match="land_quota 2027 xuecheng: short by 20.00 mu"):
+    with pytest.raises(Infeasible, match=r"land_quota 2027 xuecheng: short by 20\.00 mu"):
         run.solution()
     assert Infeasible.exit_code == 3
 

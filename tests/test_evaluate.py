@@ -11,6 +11,8 @@ from allocator.evaluate import Allocation, evaluate
 from allocator.formulation.build import build_model
 from tests.conftest import prepared, project
 
+pytestmark = pytest.mark.solver
+
 SUPPLY = [
     ("land_quota", 2027, "xuecheng", 60),
     ("energy", 2027, "city", 1500),

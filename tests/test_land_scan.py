@@ -189,6 +189,7 @@ BAD = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("what", "change", "field", "rule"), BAD, ids=[b[0] for b in BAD])
 def test_bad_parcels_are_named(tmp_path, what, change, field, rule):
     good = parcel("OK", cell(0))
@@ -261,6 +262,7 @@ def test_scan_is_cached_by_input_hash(tmp_path):
     pd.testing.assert_index_equal(scanned(path)[1].parcels.index, pd.RangeIndex(1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["geojson", "parquet", "shp.zip"])
 def test_other_layer_formats_give_the_same_scan(tmp_path, fmt):
     import geopandas as gpd

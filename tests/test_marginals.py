@@ -14,6 +14,8 @@ from allocator.explain.whatif import what_it_would_take
 from allocator.writers.folder import write_result
 from tests.conftest import RESOURCES, project, solved
 
+pytestmark = pytest.mark.solver
+
 ONE_YEAR = {"start": 2027, "end": 2027}
 
 

@@ -11,6 +11,8 @@ from allocator.formulation.build import build_model
 from models.backends import BACKENDS
 from tests.conftest import RESOURCES, prepared, project
 
+pytestmark = pytest.mark.solver
+
 ENERGY_ONLY = {
     "energy": {"unit": "tce", "kind": "recurring", "demand_column": "energy_tce_per_year"}
 }

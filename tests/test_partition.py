@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import pandas as pd
+import pytest
 import shapely
 
 from allocator.land.partition import spatial_partitions
@@ -11,6 +12,8 @@ from allocator.land.scan import scan
 from allocator.sources import read_inputs
 from tests.conftest import project
 from tests.landkit import X0, Y0, H, W, cell, land_scenario, parcel, write_city
+
+pytestmark = pytest.mark.slow
 
 IDLE = {"status": "not_started", "transfer_date": "2020-01-01", "agreed_start_date": "2022-01-01",
         "developed_area_share": 0.0}  # fmt: skip

@@ -16,6 +16,8 @@ from allocator.formulation import land as land_rows
 from tests.conftest import project, solved
 from tests.landkit import cell, land_scenario, parcel, write_city
 
+pytestmark = pytest.mark.solver
+
 IDLE = {"status": "not_started", "transfer_date": "2020-01-01", "agreed_start_date": "2022-01-01",
         "developed_area_share": 0.0}  # fmt: skip
 ONE_YEAR = {"horizon": {"start": 2027, "end": 2027}}

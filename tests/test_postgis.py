@@ -19,6 +19,8 @@ from tests.landkit import cell, land_scenario, parcel, write_city
 from tests.pgserver import postgis
 from tests.test_placement import IDLE, proj, supplies
 
+pytestmark = pytest.mark.database
+
 
 @pytest.fixture(scope="module")
 def database():

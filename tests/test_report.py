@@ -69,6 +69,7 @@ def figures(html: str) -> dict[str, str]:
     return dict(re.findall(r'data-figure="([\w]+)" data-value="([^"]*)"', html))
 
 
+@pytest.mark.solver
 def test_report_is_self_contained_and_its_figures_are_the_result_files(solved):
     html = (solved["base"] / "report.html").read_text(encoding="utf-8")
     assert not re.search(r"<script[^>]*\ssrc=|<link[^>]*\shref=|@import|url\((?!#)", html)
@@ -173,6 +174,8 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+@pytest.mark.browser
+@pytest.mark.solver
 def test_report_from_disk_in_chromium_with_the_network_blocked(solved, browser):
     summary = json.loads((solved["base"] / "summary.json").read_text(encoding="utf-8"))
     page, errors, blocked = open_page(browser, (solved["base"] / "report.html").as_uri())
@@ -180,6 +183,8 @@ def test_report_from_disk_in_chromium_with_the_network_blocked(solved, browser):
     assert page.locator("#compare tr.change-in").count() == 1
 
 
+@pytest.mark.browser
+@pytest.mark.solver
 def test_report_from_the_api_in_chromium(tmp_path, browser):
     root = tmp_path / "bundle"
     bundle(root)
@@ -207,6 +212,7 @@ def test_report_from_the_api_in_chromium(tmp_path, browser):
         thread.join(10)
 
 
+@pytest.mark.solver
 def test_tables_and_plots_match_the_result_files(solved):
     html = (solved["base"] / "report.html").read_text(encoding="utf-8")
     alloc = pd.read_csv(solved["base"] / "allocations.csv", encoding="utf-8-sig")

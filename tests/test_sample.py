@@ -7,10 +7,13 @@ import hashlib
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pytest
 
 from allocator.prepare import prepare
 from allocator.sample import generate
 from tests.conftest import scanned
+
+pytestmark = pytest.mark.slow
 
 
 def test_realism_targets(sample_dir, sample_scenario, tmp_path):

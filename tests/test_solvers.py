@@ -16,6 +16,8 @@ from allocator.formulation.build import build_model
 from models.backends import BACKENDS
 from tests.conftest import RESOURCES, prepared, project
 
+pytestmark = pytest.mark.solver
+
 PRICE, CAP, LIMIT = 2.0, 300.0, 0.6
 
 

@@ -13,6 +13,8 @@ from allocator.sources.files import read_yaml
 from allocator.sweep import run_sweep, variants
 from tests.conftest import project, write_case
 
+pytestmark = [pytest.mark.solver, pytest.mark.slow]
+
 ONE_YEAR = {"horizon": {"start": 2027, "end": 2027}}
 
 

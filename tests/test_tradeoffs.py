@@ -10,6 +10,8 @@ from allocator.cli import app
 from allocator.explain.tradeoffs import alternatives, frontier, weight_ranges
 from tests.conftest import project
 
+pytestmark = pytest.mark.solver
+
 ENERGY = {"energy": {"unit": "tce", "kind": "recurring", "demand_column": "energy_tce_per_year"}}
 SETUP = {"resources": ENERGY, "horizon": {"start": 2027, "end": 2027},
          "objective": {"value_column": "score_wan_cny"}}  # fmt: skip
