@@ -86,3 +86,16 @@ def test_duals_only_where_declared():
         else:
             with pytest.raises(InputError, match=f"backend {name} gives no duals"):
                 backend.lp_duals(lp, Settings())
+
+
+@pytest.mark.parametrize(
+    "backend", [n for n, s in BACKENDS.items() if s.can(Capability.DETERMINISTIC)]
+)
+def test_a_deterministic_backend_repeats_its_answer(backend):
+    """The same model, seed and threads (two where the backend has them): the same solution,
+    column for column, not only the same value."""
+    lp = knapsack(n=40, k=4, seed=5)
+    settings = Settings(threads=2, seed=3, time_limit_s=60, gap_rel=0.0)
+    first, again = (get_backend(backend).solve(lp, settings) for _ in range(2))
+    assert first.status is Status.OPTIMAL and first.x is not None and again.x is not None
+    assert np.array_equal(first.x, again.x)
