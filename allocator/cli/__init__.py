@@ -76,6 +76,8 @@ def guarded(label: str, work: Callable[[Say], T]) -> T:
     except AllocatorError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(exc.exit_code) from None
+    except (typer.Exit, typer.Abort):
+        raise
     except Exception as exc:  # anything else is a bug of ours
         raise _bug(exc) from None
 
