@@ -26,7 +26,7 @@ from allocator.sources.layers import (
     restore_shapefile_names,
     split_source,
 )
-from models.scenario import DataSources, Scenario
+from models.scenario import SOURCE_KEYS, DataSources, Scenario
 from models.tables import PARCELS, PARKS, Problem
 
 # An entry of a scenario's ``data`` -> (what to read: a path relative to the base folder
@@ -42,9 +42,10 @@ def read_scenario(path: Path) -> Scenario:
 
 def _here(entry: str) -> tuple[str, str]:
     """An entry read as it is, named by its file (and layer), or its URL without password."""
+    if is_database(entry):
+        return entry, read_label(entry)
     path, layer = split_source(entry)
-    label = read_label(entry) if is_database(entry) else Path(path).name
-    return entry, label + (f"#{layer}" if layer and not is_database(entry) else "")
+    return entry, Path(path).name + (f"#{layer}" if layer else "")
 
 
 def _read(name: str, source: str, label: str, base: Path) -> tuple[pd.DataFrame, str | None]:
@@ -70,8 +71,7 @@ def read_tables(
     labels: dict[str, str] = {}
     hashes: dict[str, str] = {}
     problems: list[Problem] = []
-    entries = [(n, getattr(data, n)) for n in ("projects", "supplies", "firms", "parks", "parcels",
-                                                "districts")]  # fmt: skip
+    entries = [(n, getattr(data, n)) for n in SOURCE_KEYS]
     entries += [(f"exclusions.{i}", e) for i, e in enumerate(data.exclusions)]
     for name, entry in entries:
         if not entry:
