@@ -235,3 +235,8 @@ def test_tables_and_plots_match_the_result_files(solved):
     assert len(frontier) == 3 and html.count("<figure") == 4  # 2 resources, frontier, frequency
     assert "<figcaption>价值与供给的前沿: energy</figcaption>" in html
     assert "<figcaption>备选方案中的入选频率</figcaption>" in html
+    again = CliRunner().invoke(app, ["report", str(solved["base"]), "--compare", str(solved["no_p1"]),
+                                     "--out", str(solved["base"] / "again.html")])  # fmt: skip
+    assert (
+        again.exit_code == 0 and (solved["base"] / "again.html").read_text("utf-8") == html
+    )  # no clock

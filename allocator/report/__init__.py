@@ -114,7 +114,7 @@ def _round_coords(text: str) -> str:
 
 def _svg(fig: Any) -> str:
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})  # no clock
     import matplotlib.pyplot as plt
 
     plt.close(fig)
