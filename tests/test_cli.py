@@ -264,3 +264,11 @@ def test_a_bug_is_not_reported_as_bad_input(case_file, tmp_path, monkeypatch):
     log = (tmp_path / "errors.log").read_text(encoding="utf-8")
     assert error_id in log and "KeyError: 'a column our code expected'" in log
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_backend_is_refused_before_anything_runs(case_file, tmp_path):
+    path = case_file([project()], [("land_quota", 2027, "xuecheng", 60), ("energy", 2027, "city", 5000)])  # fmt: skip
+    for command in (["solve", path], ["explain", path, "P-1"], ["frontier", path, "--resource", "energy"]):  # fmt: skip
+        result = runner.invoke(app, [*map(str, command), "--backend", "gurobi"])
+        assert result.exit_code == 2
+        assert "'gurobi'" in result.output and "highs" in result.output

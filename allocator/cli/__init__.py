@@ -35,7 +35,17 @@ Say = Callable[[str], None]
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INFEASIBLE = 0, 1, 2, 3
 LOG = Path(".cache/allocator/errors.log")
 
-Backend = Annotated[str | None, typer.Option(help=f"One of {', '.join(BACKEND_NAMES)}.")]
+
+def _known_backend(value: str | None) -> str | None:
+    """``--backend`` checked when the command line is parsed: a typo exits 2 at once."""
+    if value is not None and value not in BACKEND_NAMES:
+        raise typer.BadParameter(f"was {value!r} but is expected to be one of {', '.join(BACKEND_NAMES)}")  # fmt: skip
+    return value
+
+
+Backend = Annotated[
+    str | None, typer.Option(callback=_known_backend, help=f"One of {', '.join(BACKEND_NAMES)}.")
+]
 Cache = Annotated[
     Path,
     typer.Option(envvar="ALLOCATOR_CACHE", help="Folder of the land-scan cache."),
