@@ -7,6 +7,9 @@ problem. ``allocator.inputs.check_inputs`` runs them after each table's own chec
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
 import pandas as pd
 
 from models.scenario import Filter, Scenario
@@ -63,61 +66,60 @@ def _requires_cycles(projects: pd.DataFrame) -> list[list[str]]:
     return cycles
 
 
-def check_projects(
-    pr: pd.DataFrame, parks: pd.DataFrame | None, file: str, parks_file: str
-) -> list[Problem]:
-    """Each project's window, kind, segment, park and references to other projects."""
-    out: list[Problem] = []
+@dataclass(frozen=True)
+class Known:
+    """What a project may refer to outside its table (None: that table or layer is not
+    given, so its references are not checked), and how messages name each one."""
 
-    def bad(pid: str, fld: str, value: object, rule: str) -> None:
-        row = int(pr.index.get_loc(pid)) + 2 if pid in pr.index else None
-        out.append(Problem(file, rule, row, fld, str(value), pid))
+    parks: pd.DataFrame | None = None
+    firms: pd.Index | None = None
+    parcels: frozenset[str] | None = None
+    files: dict[str, str] = field(default_factory=dict)  # parks, firms, parcels -> label
 
-    for pid, r in pr.iterrows():
-        if r.earliest_year > r.latest_year:
-            bad(
-                pid,
-                "latest_year",
-                int(r.latest_year),
-                f"is before earliest_year {int(r.earliest_year)}",
-            )
-        if r.existing_parcel_id and r.kind not in ("expansion", "tech_upgrade"):
-            bad(
-                pid,
-                "existing_parcel_id",
-                r.existing_parcel_id,
-                "is only for expansion or tech_upgrade",
-            )
-        if r.two_high_segment and r.two_high_segment not in TWO_HIGH_SEGMENTS:
-            bad(
-                pid,
-                "two_high_segment",
-                r.two_high_segment,
-                "must be one of: " + ", ".join(TWO_HIGH_SEGMENTS),
-            )
-        if parks is not None and r.park:
-            if r.park not in parks.index:
-                bad(pid, "park", r.park, f"is not a park of {parks_file}")
-            elif parks.at[r.park, "district"] != r.district:
-                bad(
-                    pid,
-                    "park",
-                    r.park,
-                    f"lies in {parks.at[r.park, 'district']}, not {r.district}",
-                )
-        for fld in ("requires", "excludes"):
-            for q in r[fld]:
-                if q == pid:
-                    bad(pid, fld, q, "a project cannot refer to itself")
-                elif q not in pr.index:
-                    bad(pid, fld, q, "names no project of the table")
-    for cycle in _requires_cycles(pr):
-        bad(
-            cycle[0],
-            "requires",
-            ";".join(pr.at[cycle[0], "requires"]),
-            "forms a cycle: " + " -> ".join(cycle),
+
+def _project_problems(pid: str, r: pd.Series, ids: pd.Index, known: Known) -> Iterator[tuple[str, object, str]]:  # fmt: skip
+    """(field, value, rule) of each rule one project breaks."""
+    if r.earliest_year > r.latest_year:
+        yield "latest_year", int(r.latest_year), f"is before earliest_year {int(r.earliest_year)}"
+    if r.existing_parcel_id and r.kind not in ("expansion", "tech_upgrade"):
+        yield "existing_parcel_id", r.existing_parcel_id, "is only for expansion or tech_upgrade"
+    elif r.existing_parcel_id and known.parcels is not None and r.existing_parcel_id not in known.parcels:  # fmt: skip
+        yield (
+            "existing_parcel_id",
+            r.existing_parcel_id,
+            f"names no parcel of {known.files['parcels']}",
         )
+    if r.firm_id and known.firms is not None and r.firm_id not in known.firms:
+        yield "firm_id", r.firm_id, f"names no firm of {known.files['firms']}"
+    if r.two_high_segment and r.two_high_segment not in TWO_HIGH_SEGMENTS:
+        yield (
+            "two_high_segment",
+            r.two_high_segment,
+            "must be one of: " + ", ".join(TWO_HIGH_SEGMENTS),
+        )
+    parks = known.parks
+    if parks is not None and r.park:
+        if r.park not in parks.index:
+            yield "park", r.park, f"is not a park of {known.files['parks']}"
+        elif parks.at[r.park, "district"] != r.district:
+            yield "park", r.park, f"lies in {parks.at[r.park, 'district']}, not {r.district}"
+    for fld in ("requires", "excludes"):
+        for q in r[fld]:
+            if q == pid:
+                yield fld, q, "a project cannot refer to itself"
+            elif q not in ids:
+                yield fld, q, "names no project of the table"
+
+
+def check_projects(pr: pd.DataFrame, known: Known, file: str, rows: Mapping[str, int]) -> list[Problem]:  # fmt: skip
+    """Each project's window, kind, segment, park, firm, parcel and references to other
+    projects; ``rows`` gives each project's row in the file."""
+    out = [Problem(file, rule, rows[pid], fld, str(value), pid)
+           for pid, r in pr.iterrows()
+           for fld, value, rule in _project_problems(str(pid), r, pr.index, known)]  # fmt: skip
+    for cycle in _requires_cycles(pr):
+        out.append(Problem(file, "forms a cycle: " + " -> ".join(cycle), rows[cycle[0]],
+                           "requires", ";".join(pr.at[cycle[0], "requires"]), cycle[0]))  # fmt: skip
     return out
 
 
@@ -152,7 +154,7 @@ def check_supplies(sc: Scenario, su: pd.DataFrame, file: str) -> list[Problem]:
                     "drop the row or widen `horizon`",
                     row,
                     "year",
-                    str(int(r.year)),
+                    f"{r.year:.0f}",
                     r.resource,
                 )
             )
@@ -206,6 +208,7 @@ def _locks(sc: Scenario, pr: pd.DataFrame, file: str) -> list[Problem]:
                                field=f"locked_in.{pid}", value=str(year)))  # fmt: skip
         elif (
             year is not None
+            and not pr.loc[pid, ["earliest_year", "latest_year"]].isna().any()  # else: wrong cells
             and not pr.at[pid, "earliest_year"] <= year <= pr.at[pid, "latest_year"]
         ):
             out.append(Problem(file, "year is outside the project's earliest_year–latest_year window",
@@ -272,3 +275,21 @@ def check_scenario_refs(
     """What the scenario names: locked projects, filters and measures of its rules, closed
     firms and their freed columns."""
     return _locks(sc, pr, file) + _rules(sc, pr, file) + _closures(sc, firms, file)
+
+
+# The fields a check between tables reads beside the one it names: a problem found there
+# while one of those cells is already wrong is that cell's problem, reported once.
+READS = {
+    "latest_year": {"earliest_year"},
+    "existing_parcel_id": {"kind"},
+    "park": {"district"},
+    "scope": {"resource", "year"},
+    "year": {"resource"},
+    "price_wan_cny_per_unit": {"resource"},
+}
+
+
+def not_caused_by(problems: list[Problem], wrong: set[tuple[int, str]]) -> list[Problem]:
+    """``problems`` but those of a row whose cells they read are in ``wrong`` (row, field)."""
+    return [p for p in problems
+            if p.row is None or not any((p.row, f) in wrong for f in {p.field, *READS.get(p.field or "", ())})]  # fmt: skip

@@ -17,6 +17,9 @@ Traceback (most recent call last):
 ...
 allocator.errors.InputError: projects: the table is missing
 supplies row 2 (energy): field `amount` = '-5' must be ≥ 0
+supplies: field `resource` = 'land_quota' no supply rows for declared resource `land_quota`
+supplies: field `resource` = 'coal' no supply rows for declared resource `coal`
+supplies: field `resource` = 'bond' no supply rows for declared resource `bond`
 """
 
 from __future__ import annotations
@@ -31,7 +34,13 @@ import pandas as pd
 import shapely
 from pydantic import ValidationError
 
-from allocator.consistency import check_projects, check_scenario_refs, check_supplies
+from allocator.consistency import (
+    Known,
+    check_projects,
+    check_scenario_refs,
+    check_supplies,
+    not_caused_by,
+)
 from allocator.errors import InputError
 from models.scenario import Scenario
 from models.tables import FIRMS, PARKS, PROJECTS, SUPPLIES, Problem, TableSpec, parse_table
@@ -117,59 +126,108 @@ def _numeric_columns(scenario: Scenario) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
-def _parse(
-    raw: pd.DataFrame, spec: TableSpec, label: str, problems: list[Problem], **kw: Any
-) -> pd.DataFrame | None:
+@dataclass
+class _Parsed:
+    """A table typed as far as it goes (None when a column is wrong), and its wrong cells
+    as (file row, field)."""
+
+    table: pd.DataFrame | None
+    wrong: set[tuple[int, str]]
+
+    @property
+    def clean(self) -> pd.DataFrame | None:
+        return None if self.wrong or self.table is None else self.table
+
+
+def _parse(raw: pd.DataFrame, spec: TableSpec, label: str, problems: list[Problem], **kw: Any) -> _Parsed:  # fmt: skip
     """Type and check one table (or the attributes of a layer, whose geometry is kept);
-    add its problems; return it only if it has none."""
+    add its problems."""
     geometry = raw.geometry if isinstance(raw, gpd.GeoDataFrame) else None
     if geometry is not None:
         raw = pd.DataFrame(raw.drop(columns=geometry.name))
     table, found = parse_table(raw, spec, label, **kw)
     problems.extend(found)
-    if found:
-        return None
+    if any(p.row is None for p in found):  # a column is missing or wrong: nothing to check
+        return _Parsed(None, set())
     if geometry is not None:
         table = gpd.GeoDataFrame(table, geometry=geometry.to_numpy(), crs=geometry.crs)
-    return table.set_index(spec.key, drop=False)
+    return _Parsed(table, {(p.row, p.field or "") for p in found if p.row is not None})
 
 
-def _table(
-    tables: Tables, name: str, spec: TableSpec, problems: list[Problem], **kw: Any
-) -> pd.DataFrame | None:
+def _table(tables: Tables, name: str, spec: TableSpec, problems: list[Problem], **kw: Any) -> _Parsed:  # fmt: skip
     raw = getattr(tables, name)
     label = tables.label(name)
     if raw is None:
         if name in ("projects", "supplies") and not any(p.file == label for p in problems):
             problems.append(Problem(label, "the table is missing"))
-        return None
+        return _Parsed(None, set())
     return _parse(raw, spec, label, problems, **kw)
 
 
+def _indexed(parsed: _Parsed, key: str) -> pd.DataFrame | None:
+    """The typed table indexed by its ids (the first row of a repeated id)."""
+    if parsed.table is None:
+        return None
+    return parsed.table[~parsed.table[key].duplicated()].set_index(key, drop=False)
+
+
+def _known(tables: Tables, parks: pd.DataFrame | None, firms: pd.DataFrame | None) -> Known:
+    parcels = tables.parcels
+    ids = None
+    if parcels is not None and "parcel_id" in parcels.columns:
+        ids = frozenset(parcels["parcel_id"].dropna().astype(str))
+    files = {n: tables.label(n) for n in ("parks", "firms", "parcels")}
+    return Known(parks, None if firms is None else firms.index, ids, files)
+
+
+def _cross_checks(scenario: Scenario, tables: Tables, parsed: dict[str, _Parsed]) -> list[Problem]:  # fmt: skip
+    """The checks between tables, on the cells that are right (a wrong cell is reported
+    once, by its own table's check)."""
+    found: list[Problem] = []
+    parks, firms = _indexed(parsed["parks"], "park"), _indexed(parsed["firms"], "firm_id")
+    supplies = parsed["supplies"].table
+    if supplies is not None:
+        problems = check_supplies(scenario, supplies, tables.label("supplies"))
+        found += not_caused_by(problems, parsed["supplies"].wrong)
+    table = parsed["projects"].table
+    projects = _indexed(parsed["projects"], "project_id")
+    if table is not None and projects is not None:
+        rows: dict[str, int] = {}  # each id's first row in the file
+        for i, pid in enumerate(table["project_id"]):
+            rows.setdefault(pid, i + 2)
+        known = _known(tables, parks, firms)
+        problems = check_projects(projects, known, tables.label("projects"), rows)
+        found += not_caused_by(problems, parsed["projects"].wrong)
+        found += check_scenario_refs(scenario, projects, firms, tables.label("scenario"))
+    return found
+
+
 def check_inputs(scenario: Scenario, tables: Tables, problems: Sequence[Problem] = ()) -> Inputs:
-    """Type and check every table; raise ``InputError`` with every problem, including
+    """Type and check every table, then the tables against each other on every row whose
+    own cells are right; raise ``InputError`` with every problem at once, including
     ``problems`` already found (e.g. files that could not be read)."""
     found = list(problems)
     sectors = list(scenario.sectors)
-    parks = _table(tables, "parks", PARKS, found,
-                   choices={"district": scenario.districts, "leading_sectors": sectors})  # fmt: skip
-    projects = _table(tables, "projects", PROJECTS, found,
-                      choices={"district": scenario.districts, "sector": sectors},
-                      extra_columns=_numeric_columns(scenario))  # fmt: skip
-    supplies = _table(tables, "supplies", SUPPLIES, found,
-                      choices={"resource": list(scenario.resources)})  # fmt: skip
-    firms = _table(tables, "firms", FIRMS, found)
-    if supplies is not None:
-        found += check_supplies(scenario, supplies.reset_index(drop=True), tables.label("supplies"))
-    if projects is not None:
-        found += check_projects(projects, parks, tables.label("projects"), tables.label("parks"))
-        found += check_scenario_refs(scenario, projects, firms, tables.label("scenario"))
-    if found or projects is None or supplies is None:
+    parsed = {
+        "parks": _table(tables, "parks", PARKS, found,
+                        choices={"district": scenario.districts, "leading_sectors": sectors}),
+        "projects": _table(tables, "projects", PROJECTS, found,
+                           choices={"district": scenario.districts, "sector": sectors},
+                           extra_columns=_numeric_columns(scenario)),
+        "supplies": _table(tables, "supplies", SUPPLIES, found,
+                           choices={"resource": list(scenario.resources)}),
+        "firms": _table(tables, "firms", FIRMS, found),
+    }  # fmt: skip
+    found += _cross_checks(scenario, tables, parsed)
+    if found:
         raise InputError(found)
+    projects, supplies = parsed["projects"].clean, parsed["supplies"].clean
+    assert projects is not None and supplies is not None  # else a problem was found
+    parks, firms = _indexed(parsed["parks"], "park"), _indexed(parsed["firms"], "firm_id")
     hashes = {"scenario": hashlib.sha256(scenario.model_dump_json().encode()).hexdigest()}
     for name in TABLES:
         raw = getattr(tables, name)
         if raw is not None:
             hashes[name] = tables.hashes.get(name) or content_sha256(raw)
-    supplies = supplies.reset_index(drop=True)
-    return Inputs(scenario, projects, supplies, firms, parks, tables, hashes)
+    projects = projects.set_index("project_id", drop=False)
+    return Inputs(scenario, projects, supplies.reset_index(drop=True), firms, parks, tables, hashes)

@@ -72,6 +72,11 @@ def test_sample_end_to_end_time_limited(sample_scenario, tmp_path):
     assert outcompeted["explanation"].str.startswith("outcompeted").all()
     notes = json.loads((out / "explanations.json").read_text(encoding="utf-8"))
     assert [n["project_id"] for n in notes] == list(alloc["project_id"])
+    # validate runs the same checks and land scan as solve: the same counts
+    checked = run("validate", path)
+    assert checked.exit_code == 0, checked.output
+    ineligible = summary["projects"]["ineligible"]
+    assert f"{1000 - ineligible} eligible, {ineligible} ineligible" in " ".join(checked.output.split())
 
 
 @pytest.mark.slow

@@ -9,9 +9,12 @@ import pytest
 import yaml
 
 from allocator.errors import InputError
+from allocator.inputs import Tables, check_inputs
 from allocator.sources import read_inputs, read_scenario
+from models.scenario import Scenario
 from models.tables import PROJECTS, _cells_as_text, parse_table
-from tests.conftest import project
+from tests.conftest import RESOURCES, project
+from tests.landkit import FIRM, cell, city_layers, parcel
 
 SUPPLY = [("land_quota", 2027, "xuecheng", 100), ("energy", 2027, "city", 5000)]
 
@@ -177,3 +180,51 @@ def test_cells_read_as_the_text_a_message_shows(cells, dtype, texts):
     got = _cells_as_text(series)
     assert got.tolist() == texts
     assert got.index.equals(series.index)
+
+
+def test_one_run_lists_every_problem_once(case_file):
+    """Cell problems and problems between tables in one run: a check between tables runs on
+    every cell that is right, and says nothing about a cell already reported."""
+    rows = [
+        project(project_id="P-1", land_mu=-3),
+        project(project_id="P-2", requires="P-9"),
+        project(project_id="P-3", kind="mega", existing_parcel_id="PC-1"),  # kind: once
+        project(project_id="P-4", earliest_year=2029, latest_year=2027),
+        project(project_id="P-5", district="atlantis", excludes="P-8"),
+        project(project_id="P-6", readiness=2),
+    ]
+    supplies = [*SUPPLY, ("energy", 2035, "city", 5)]
+    found = problems_of(case_file(rows, supplies, {"locked_in": {"P-7": None}}))
+    expected = [
+        "projects.csv row 2 (P-1): field `land_mu` = '-3' must be ≥ 0",
+        "projects.csv row 4 (P-3): field `kind` = 'mega' must be one of",
+        "projects.csv row 6 (P-5): field `district` = 'atlantis' must be one of",
+        "projects.csv row 7 (P-6): field `readiness` = '2.0' must be ≤ 1",
+        "supplies.csv row 4 (energy): field `year` = '2035' year is outside the scenario horizon",
+        "projects.csv row 3 (P-2): field `requires` = 'P-9' names no project of the table",
+        "projects.csv row 5 (P-4): field `latest_year` = '2027' is before earliest_year 2029",
+        "projects.csv row 6 (P-5): field `excludes` = 'P-8' names no project of the table",
+        "scenario.yaml: field `locked_in` = 'P-7' names no project of the projects table",
+    ]
+    assert len(found) == len(expected), found
+    for text in expected:
+        assert sum(f.startswith(text) for f in found) == 1, (text, found)
+
+
+def test_firm_and_parcel_references_are_checked():
+    """A project naming a firm or a parcel that does not exist is refused, not approved as
+    if it needed no land."""
+    layers = city_layers([parcel("PC-1", cell(0))])
+    rows = [project(project_id="P-1", kind="tech_upgrade", land_mu=0, existing_parcel_id="PC-9",
+                    firm_id="F-1"),
+            project(project_id="P-2", firm_id="F-404"),
+            project(project_id="P-3", kind="expansion", existing_parcel_id="PC-1", firm_id="F-1")]  # fmt: skip
+    labels = {"projects": "projects.csv", "firms": "firms.csv", "parcels": "city.gpkg#parcels"}
+    tables = Tables(projects=pd.DataFrame(rows), supplies=pd.DataFrame(SUPPLY, columns=["resource", "year", "scope", "amount"]),
+                    firms=pd.DataFrame([FIRM]), parcels=layers["parcels"], labels=labels)  # fmt: skip
+    with pytest.raises(InputError) as info:
+        check_inputs(Scenario(resources=RESOURCES, objective={"bonus_weights": {}}), tables)
+    assert [str(p) for p in info.value.problems] == [
+        "projects.csv row 2 (P-1): field `existing_parcel_id` = 'PC-9' names no parcel of city.gpkg#parcels",
+        "projects.csv row 3 (P-2): field `firm_id` = 'F-404' names no firm of firms.csv",
+    ]  # fmt: skip

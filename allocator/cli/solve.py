@@ -14,6 +14,7 @@ from allocator.cli import (
     EXIT_INVALID,
     Backend,
     Cache,
+    Say,
     app,
     err,
     guarded,
@@ -96,15 +97,17 @@ def solve(
 
 
 @app.command()
-def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")]) -> None:
-    """Check a scenario and its tables; print every problem."""
-    from allocator.engine import check_locks
-    from allocator.prepare import prepare
+def validate(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    cache: Cache = DEFAULT_CACHE,
+) -> None:
+    """Check a scenario and its tables (and scan its land) as ``solve`` does, without
+    solving; print every problem."""
+    from allocator.engine import prepared
 
-    def check(_say: object) -> tuple[int, int, int, int]:
+    def check(say: Say) -> tuple[int, int, int, int]:
         inputs = read(scenario)
-        prep = prepare(inputs)
-        check_locks(prep)
+        prep, _ = prepared(inputs, options(None, cache, say))
         reasons = prep.eligibility.reason
         return (len(inputs.projects), int((reasons == "").sum()), int((reasons != "").sum()),
                 len(inputs.supplies))  # fmt: skip
