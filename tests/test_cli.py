@@ -76,7 +76,9 @@ def test_sample_end_to_end_time_limited(sample_scenario, tmp_path):
     checked = run("validate", path)
     assert checked.exit_code == 0, checked.output
     ineligible = summary["projects"]["ineligible"]
-    assert f"{1000 - ineligible} eligible, {ineligible} ineligible" in " ".join(checked.output.split())
+    assert f"{1000 - ineligible} eligible, {ineligible} ineligible" in " ".join(
+        checked.output.split()
+    )
 
 
 @pytest.mark.slow
