@@ -234,6 +234,8 @@ def run_sweep(
     else:
         rows = list(_on_dask(base, tables, settings, folder, scheduler, workers, progress))
     table = pd.DataFrame(rows)
+    if "approved" in table:  # a count, none where a variant failed
+        table["approved"] = table["approved"].astype("Int64")
     table.insert(0, "variant", range(1, len(rows) + 1))
     ids = table.pop("approved_ids")
     solved = int((table["status"] != "error").sum())

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from allocator.cli import app
 from allocator.sample import generate
-from tests.conftest import project
+from tests.conftest import project, write_case
 
 pytestmark = pytest.mark.solver
 
@@ -279,3 +279,43 @@ def test_an_unknown_backend_is_refused_before_anything_runs(case_file, tmp_path)
         result = runner.invoke(app, [*map(str, command), "--backend", "gurobi"])
         assert result.exit_code == 2
         assert "'gurobi'" in result.output and "highs" in result.output
+
+
+def _strict(text: str) -> object:
+    """JSON as a strict reader takes it: NaN and Infinity refused."""
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_outputs_are_strict_json_integers_and_ordinary_modes(case_file, tmp_path):
+    """Folders 0755, files 0644 (not the temporary file's 0700/0600); JSON without NaN or
+    Infinity, even for a project that fits nowhere; years and counts written as integers."""
+    rows = [project(project_id="P-1", energy_tce_per_year=6000),  # needs more than there is
+            project(project_id="P-2"), project(project_id="P-3", earliest_year=2030, latest_year=2031)]  # fmt: skip
+    path = case_file(rows, [("land_quota", 2027, "xuecheng", 100), ("energy", 2027, "city", 5000)],
+                     {"horizon": {"start": 2027, "end": 2027}})  # fmt: skip
+    out = tmp_path / "out"
+    assert run("solve", path, "--out", out).exit_code == 0
+    assert run("report", out).exit_code == 0
+    assert out.stat().st_mode & 0o777 == 0o755
+    for file in out.iterdir():
+        assert file.stat().st_mode & 0o777 == 0o644, file.name
+        if file.suffix == ".json":
+            _strict(file.read_text(encoding="utf-8"))
+    alloc = pd.read_csv(out / "allocations.csv", encoding="utf-8-sig").set_index("project_id")
+    assert alloc.at["P-3", "reason_detail"] == "window 2030–2031 outside the horizon 2027–2027"
+    explained = tmp_path / "p1.json"
+    assert run("explain", path, "P-1", "--out", explained).exit_code == 0
+    assert _strict(explained.read_text(encoding="utf-8"))["status"] == "rejected"  # type: ignore[index]
+    locked = write_case(tmp_path / "locked", [project(project_id="P-1", energy_tce_per_year=4800)],
+                        [("land_quota", 2027, "xuecheng", 100), ("energy", 2027, "city", 5000)],
+                        {"horizon": {"start": 2027, "end": 2027}, "locked_in": {"P-1": None}})  # fmt: skip
+    frontier = tmp_path / "f.csv"  # at half the energy the lock cannot hold: no count there
+    assert run("frontier", locked, "--resource", "energy", "--steps", "2", "--low", "0.5",
+               "--high", "1", "--out", frontier).exit_code == 0  # fmt: skip
+    table = pd.read_csv(frontier, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert list(table["status"]) == ["infeasible", "optimal"]
+    assert list(table["approved"]) == ["", "1"]  # a count, not 1.0

@@ -95,7 +95,9 @@ def finish(
         objective = lp.objective(x)
     else:
         x = None
-    if bound is not None and math.isfinite(bound):
+    if bound is not None and not math.isfinite(bound):
+        bound = None  # no bound proven (an infinite one is none)
+    if bound is not None:
         bound = bound + lp.offset
         if (
             objective is not None

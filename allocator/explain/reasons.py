@@ -26,9 +26,9 @@ def reasons(run: Run) -> tuple[pd.Series, pd.Series]:
         if el.reason[pid]:
             code[pid] = el.reason[pid]
             if el.reason[pid] == "NOT_OFFERED":
+                window = f"{pr.at[pid, 'earliest_year']:.0f}–{pr.at[pid, 'latest_year']:.0f}"
                 detail[pid] = (
-                    f"window {pr.at[pid, 'earliest_year']}–{pr.at[pid, 'latest_year']} "
-                    f"outside the horizon {sc.horizon.start}–{sc.horizon.end}"
+                    f"window {window} outside the horizon {sc.horizon.start}–{sc.horizon.end}"
                 )
         elif pid in starts.index:
             code[pid] = "LOCKED_IN" if pid in sc.locked_in else "APPROVED"

@@ -72,7 +72,7 @@ def frontier(inputs: Inputs, resource: str, steps: int, low: float, high: float,
                           approved=len(alloc.starts), evaluator_ok=check.ok)  # fmt: skip
             start = model.lp.named(result.x)
         rows.append(record)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).astype({"approved": "Int64"})  # a count, also where none
 
 
 def _with_cuts(
@@ -132,7 +132,10 @@ def alternatives(inputs: Inputs, count: int, within: float,
     freq["frequency"] = (freq["selected"] / max(len(sets), 1)).round(6)
     for j, s in enumerate(sets, start=1):
         freq[f"in_{j}"] = [int(p in s) for p in ids]
-    return pd.DataFrame(found), freq.sort_values(["frequency", "project_id"], ascending=[False, True],
+    table = pd.DataFrame(found)
+    if len(table):  # a count, none for the first
+        table["differs_from_previous"] = table["differs_from_previous"].astype("Int64")
+    return table, freq.sort_values(["frequency", "project_id"], ascending=[False, True],
                                                  ignore_index=True)  # fmt: skip
 
 

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ import jinja2
 import pandas as pd
 
 from allocator.compare import compare, load_result
+from allocator.writers.files import write_text_atomic
 
 HERE = Path(__file__).parent
 CRS_MAP = "EPSG:4490"
@@ -341,9 +340,5 @@ def write_report(
 ) -> Path:
     """Write ``report.html`` into the result folder (or ``out``); return its path."""
     target = out or folder / "report.html"
-    text = build(folder, lang, other, tiles)
-    handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(text)
-    Path(tmp).replace(target)  # readers see the old file or the new one, never half of one
+    write_text_atomic(target, build(folder, lang, other, tiles))
     return target

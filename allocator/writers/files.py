@@ -1,13 +1,18 @@
-"""Writing files people open: CSV for Excel, JSON, GeoPackages, and whole folders at once.
+"""Writing files people open: CSV for Excel, strict JSON, GeoPackages, and whole folders
+or files at once.
 
-Output folders are written to a temporary sibling first and renamed into place, so a
-reader never sees a half-written result and a failed run leaves nothing behind.
+Output folders and files are written to a temporary sibling first and renamed into place,
+so a reader never sees a half-written result and a failed run leaves nothing behind. They
+get the modes of ordinary output (folders 0755, files 0644), not the temporary file's.
+JSON never holds NaN or Infinity: a figure that is not a number is written as null by its
+writer, with the reason beside it; one that slips through is a bug and raises.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -21,6 +26,8 @@ import pandas as pd
 if TYPE_CHECKING:  # not imported to read a result folder (compare, report)
     import geopandas as gpd
 
+FOLDER_MODE, FILE_MODE = 0o755, 0o644
+
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """CSV for people and Excel: UTF-8 with BOM, fixed float format, no index."""
@@ -28,8 +35,17 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def write_json(data: Any, path: Path) -> None:
-    text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False)
+    text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False, allow_nan=False)
     path.write_text(text + "\n", encoding="utf-8")
+
+
+def write_text_atomic(target: Path, text: str) -> None:
+    """Write a text file whole: readers see the old file or the new one, never half."""
+    handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        stream.write(text)
+    os.chmod(tmp, FILE_MODE)
+    Path(tmp).replace(target)
 
 
 @contextlib.contextmanager
@@ -38,6 +54,7 @@ def atomic_dir(target: Path) -> Iterator[Path]:
     target = target.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tmp.chmod(FOLDER_MODE)  # mkdtemp makes it 0700
     try:
         yield tmp
     except BaseException:
