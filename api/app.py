@@ -14,7 +14,7 @@ from sqlalchemy.orm import sessionmaker
 from api import errors
 from api import schemas as s
 from api.limits import BodyLimit
-from api.routes import ROUTERS
+from api.routes import ROUTERS, docs
 from api.settings import ApiSettings
 from api.store import ApiKey, connect, create_key, migrate
 from api.worker import Dispatcher
@@ -48,6 +48,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         summary="Submit allocation scenarios, poll them, read their results.",
         description=s.DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc from the service's own files (routes/docs.py)
+        redoc_url=None,
     )
     app.state.settings, app.state.sessions, app.state.engine = settings, sessions, engine
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
@@ -57,4 +59,5 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.mount("/static", docs.files, name="static")
     return app

@@ -6,6 +6,7 @@ them they skip with the reason, except under ALLOCATOR_REQUIRE_ALL=1 (CI), where
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -107,11 +108,16 @@ def test_report_is_self_contained_and_its_figures_are_the_result_files(solved):
     assert path.exit_code == 2 and "--tiles was '/etc/tiles'" in path.output
 
 
-def open_page(browser: Any, url: str, headers: dict[str, str] | None = None) -> tuple[Any, list[str], list[str]]:  # fmt: skip
-    """A page at ``url`` with every request to another origin blocked; (page, errors, blocked)."""
+REPORT_READY = "window.__report && window.__report.mapReady"
+
+
+def open_page(browser: Any, url: str, headers: dict[str, str] | None = None,
+              ready: str = REPORT_READY) -> tuple[Any, list[str], list[str]]:  # fmt: skip
+    """A page at ``url`` with every request to another origin blocked, once ``ready`` holds;
+    (page, errors, blocked)."""
     context = browser.new_context(viewport={"width": 1300, "height": 900},
                                   extra_http_headers=headers or {})  # fmt: skip
-    origin = url.split("/v1/")[0] if url.startswith("http") else "file:"
+    origin = "/".join(url.split("/")[:3]) if url.startswith("http") else "file:"
     errors: list[str] = []
     blocked: list[str] = []
 
@@ -127,7 +133,7 @@ def open_page(browser: Any, url: str, headers: dict[str, str] | None = None) -> 
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(url)
-    page.wait_for_function("window.__report && window.__report.mapReady", timeout=30_000)
+    page.wait_for_function(ready, timeout=30_000)
     return page, errors, blocked
 
 
@@ -183,33 +189,61 @@ def test_report_from_disk_in_chromium_with_the_network_blocked(solved, browser):
     assert page.locator("#compare tr.change-in").count() == 1
 
 
+@contextlib.contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """``app`` served on a free loopback port; its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
 @pytest.mark.browser
 @pytest.mark.solver
 def test_report_from_the_api_in_chromium(tmp_path, browser):
     root = tmp_path / "bundle"
     bundle(root)
     svc = Service(settings_for(tmp_path, root, run_worker=True))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(svc.app, host="127.0.0.1", port=port, log_level="warning"))  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            time.sleep(0.05)
+    with serving(svc.app) as base:
         sid = svc.submit({"base": "tiny"}).json()["id"]
         job = svc.wait(sid)
         assert job["status"] == "done"
-        url = f"http://127.0.0.1:{port}/v1/scenarios/{sid}/report"
+        url = f"{base}/v1/scenarios/{sid}/report"
         page, errors, blocked = open_page(browser, url, svc.h("viewer"))
         check_page(page, errors, blocked, job["summary"], "report-from-api")
         english = svc.client.get(f"/v1/scenarios/{sid}/report?lang=en", headers=svc.h("viewer"))
         assert english.status_code == 200 and "Approved projects" in english.text
         assert svc.client.get(f"/v1/scenarios/{sid}/report").status_code == 401
-    finally:
-        server.should_exit = True
-        thread.join(10)
+
+
+@pytest.mark.browser
+def test_api_docs_work_with_no_internet(tmp_path, browser):
+    """/docs (Swagger UI) and /redoc draw every operation from the service's own files, with
+    every request to another host refused."""
+    root = tmp_path / "bundle"
+    bundle(root)
+    svc = Service(settings_for(tmp_path, root))
+    operations = sum(len(v) for v in svc.app.openapi()["paths"].values())
+    with serving(svc.app) as base:
+        page, errors, blocked = open_page(browser, f"{base}/docs", ready="document.querySelectorAll('.opblock').length > 0")  # fmt: skip
+        assert page.locator(".opblock").count() == operations
+        assert page.get_by_text("Submit a scenario to be solved").first.is_visible()
+        assert errors == [] and blocked == [], (errors, blocked)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "api-docs.png"))
+        page, errors, blocked = open_page(browser, f"{base}/redoc", ready="document.querySelectorAll('[data-section-id]').length > 10")  # fmt: skip
+        assert page.locator("h2", has_text="Submit a scenario to be solved").is_visible()
+        assert errors == [] and blocked == [], (errors, blocked)
+        page.screenshot(path=str(ARTIFACTS / "api-redoc.png"))
 
 
 @pytest.mark.solver
