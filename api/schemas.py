@@ -95,10 +95,14 @@ class Submission(BaseModel):
 
 SUBMISSION_EXAMPLES: dict[str, Any] = {
     "base": {
-        "summary": "A bundled scenario with the energy quota of 2027 cut",
+        "summary": "A bundled scenario with every energy supply row cut by 10%",
         "value": {
             "base": "baseline",
-            "overrides": {"name": "energy_2027_cut", "solver": {"time_limit_s": 120}},
+            "overrides": {
+                "name": "energy_cut_10",
+                "resources": {"energy": {"supply_factor": 0.9}},
+                "solver": {"time_limit_s": 120},
+            },
         },
     },
     "full": {

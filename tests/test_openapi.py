@@ -1,6 +1,7 @@
 """The HTTP interface stays what approval workflows were built against: the OpenAPI
 document the app serves equals ``openapi_v1.json``, committed before the API was split
-into routes (f259d6a). A change to it must be made on purpose, here and in the file."""
+into routes (f259d6a). A change to it must be made on purpose, here and in the file.
+Changed since: the submission example named "energy cut" now cuts the energy supply."""
 
 from __future__ import annotations
 
