@@ -53,7 +53,8 @@ class Tables:
     """A scenario's inputs as given, before any check. ``parks`` may be a table or a
     polygon layer; ``parcels``, ``districts`` and ``exclusions`` are the land scan's
     layers. ``labels`` name each input in messages (its file, its dataset id; the
-    scenario's under ``scenario``); ``hashes`` are the sha256 of the files read."""
+    scenario's under ``scenario``); ``hashes`` are the sha256 of the files read, and
+    ``encodings`` the encodings the CSV files were read in."""
 
     projects: pd.DataFrame | None = None
     supplies: pd.DataFrame | None = None
@@ -64,6 +65,7 @@ class Tables:
     exclusions: tuple[gpd.GeoDataFrame, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
     hashes: Mapping[str, str] = field(default_factory=dict)
+    encodings: Mapping[str, str] = field(default_factory=dict)
 
     def label(self, name: str) -> str:
         return self.labels.get(name, name)

@@ -15,7 +15,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -203,7 +203,10 @@ def _unzip(archive: Path, into: Path, label: str) -> Path:
 
 
 def _check_table(path: Path, kind: str, label: str) -> int:
-    raw = read_table(path)
+    try:
+        raw, _ = read_table(path)
+    except InputError as exc:  # named as uploaded, not as stored
+        raise InputError([replace(p, file=label) for p in exc.problems]) from exc
     spec = TABLES[kind]
     extra = [c for c in raw.columns if spec.column(str(c)) is None] if kind == "projects" else []
     _, problems = parse_table(raw, spec, label, extra_columns=extra)

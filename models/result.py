@@ -83,6 +83,9 @@ class Summary(BaseModel):
         default_factory=dict, description="Land scan and placement figures (with a parcel layer)."
     )
     input_sha256: dict[str, str] = Field(default_factory=dict)
+    input_encodings: dict[str, str] = Field(
+        default_factory=dict, description="The encoding each CSV table was read in."
+    )
     versions: dict[str, str] = Field(default_factory=dict)
     land_scan_time_s: float = Field(0.0, description="0 when the scan came from the cache.")
     build_time_s: float = 0.0

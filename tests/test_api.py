@@ -458,6 +458,21 @@ def test_a_bug_answers_500_with_an_error_id_never_invalid_input(idle, monkeypatc
     assert idle.client.get("/v1/scenarios", headers=idle.h()).json()["total"] == 0
 
 
+def test_uploads_in_chinese_encodings_are_read_and_bad_bytes_named(idle):
+    """A projects table saved as GBK by Excel is stored; one that decodes in no known
+    encoding is refused naming the uploaded file and its line, not the stored copy."""
+    text = pd.DataFrame([proj("P-9", 15, 1500) | {"name": "薛城技改"}]).to_csv(index=False)
+    gbk = idle.client.post("/v1/datasets", files={"file": ("项目.csv", text.encode("gbk"))},
+                           data={"kind": "projects"}, headers=idle.h())  # fmt: skip
+    assert gbk.status_code == 201, gbk.text
+    broken = text.encode("utf-8").replace("薛城".encode(), b"\xff\xfe")
+    bad = idle.client.post("/v1/datasets", files={"file": ("p.csv", broken)},
+                           data={"kind": "projects"}, headers=idle.h())  # fmt: skip
+    assert bad.status_code == 422
+    (problem,) = bad.json()["detail"]
+    assert problem["file"] == "p.csv" and problem["row"] == 2 and "0xff" in problem["rule"]
+
+
 def test_limits_on_body_size_and_projects(tmp_path, bundled):
     svc = Service(settings_for(tmp_path, bundled, max_body_bytes=2000, max_projects=1))
     big = svc.submit({"base": "tiny", "overrides": {"description": "x" * 3000}})

@@ -228,3 +228,30 @@ def test_firm_and_parcel_references_are_checked():
         "projects.csv row 2 (P-1): field `existing_parcel_id` = 'PC-9' names no parcel of city.gpkg#parcels",
         "projects.csv row 3 (P-2): field `firm_id` = 'F-404' names no firm of firms.csv",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("encoding", "shown"), [("utf-8-sig", "utf-8-sig"), ("gbk", "gb18030"),
+                                                 ("gb18030", "gb18030"), ("utf-16", "utf-16")])  # fmt: skip
+def test_csv_saved_by_excel_in_chinese_reads_the_same(case_file, encoding, shown):
+    """Excel on Chinese Windows saves GBK; "Unicode text" is UTF-16 with a BOM: the same
+    table either way, and the encoding it was read in is reported."""
+    path = case_file([project(name="枣庄新材料产业园项目"), project(project_id="P-2", name="薛城技改")], SUPPLY)  # fmt: skip
+    reference = read_inputs(path).projects
+    csv = path.parent / "projects.csv"
+    csv.write_bytes(csv.read_text(encoding="utf-8").encode(encoding))
+    inputs = read_inputs(path)
+    pd.testing.assert_frame_equal(inputs.projects, reference)
+    assert inputs.given.encodings["projects"] == shown
+    assert list(inputs.projects["name"]) == ["枣庄新材料产业园项目", "薛城技改"]
+
+
+def test_a_file_in_no_known_encoding_names_its_line(case_file):
+    path = case_file([project(), project(project_id="P-2")], SUPPLY)
+    csv = path.parent / "projects.csv"
+    lines = csv.read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b"P-2", b"P-\xff2")  # no UTF-8, no GB18030
+    csv.write_bytes(b"\n".join(lines))
+    (problem,) = problems_of(path)
+    assert problem.startswith(
+        "projects.csv row 3: byte 0xff of this line cannot be read as utf-8 or gb18030"
+    )

@@ -246,6 +246,7 @@ def summary(run: Run, allocations: pd.DataFrame | None) -> Summary:
         scenario=sc.name, as_of=sc.as_of.isoformat(), horizon=sc.horizon.years,
         **_solution(run), **_solver(run), **counts, resource_use=_resource_use(run),
         diagnosis=run.diagnosis, land=land_summary(run),
-        input_sha256=dict(sorted(run.prep.inputs.hashes.items())), versions=VERSIONS,
+        input_sha256=dict(sorted(run.prep.inputs.hashes.items())),
+        input_encodings=dict(sorted(run.prep.inputs.given.encodings.items())), versions=VERSIONS,
         land_scan_time_s=round(run.times.get("scan_s", 0.0), 3), **times,
     )  # fmt: skip

@@ -48,18 +48,20 @@ def _here(entry: str) -> tuple[str, str]:
     return entry, Path(path).name + (f"#{layer}" if layer else "")
 
 
-def _read(name: str, source: str, label: str, base: Path) -> tuple[pd.DataFrame, str | None]:
-    """One input: the frame and (for a table) the sha256 of its file."""
+def _read(name: str, source: str, label: str, base: Path) -> tuple[pd.DataFrame, str | None, str | None]:  # fmt: skip
+    """One input: the frame, (for a table) the sha256 of its file, and the encoding a CSV
+    file was read in."""
+    encoding = None
     try:
         if is_layer(source) or name in ("parcels", "districts") or name.startswith("exclusions"):
             frame, _ = read_layer(base, source)
             frame = restore_shapefile_names(frame, EXPECTED.get(name, []))
         else:
-            frame = read_table(base / source)
+            frame, encoding = read_table(base / source)
     except InputError as exc:  # named as the caller names it, not by the file read
         raise InputError([replace(p, file=label) for p in exc.problems]) from exc
     hashed = name in TABLES and not is_database(source)  # the files summary.json names
-    return frame, file_sha256(base / split_source(source)[0]) if hashed else None
+    return frame, file_sha256(base / split_source(source)[0]) if hashed else None, encoding
 
 
 def read_tables(
@@ -70,6 +72,7 @@ def read_tables(
     frames: dict[str, object] = {}
     labels: dict[str, str] = {}
     hashes: dict[str, str] = {}
+    encodings: dict[str, str] = {}
     problems: list[Problem] = []
     entries = [(n, getattr(data, n)) for n in SOURCE_KEYS]
     entries += [(f"exclusions.{i}", e) for i, e in enumerate(data.exclusions)]
@@ -78,14 +81,17 @@ def read_tables(
             continue
         source, labels[name] = locate(entry)
         try:
-            frames[name], sha = _read(name, source, labels[name], base)
+            frames[name], sha, encoding = _read(name, source, labels[name], base)
         except InputError as exc:
             problems += exc.problems
             continue
         if sha is not None:
             hashes[name] = sha
+        if encoding is not None:
+            encodings[name] = encoding
     exclusions = tuple(frames.pop(n) for n in list(frames) if n.startswith("exclusions."))
-    tables = Tables(**frames, exclusions=exclusions, labels=labels, hashes=hashes)
+    tables = Tables(**frames, exclusions=exclusions, labels=labels, hashes=hashes,
+                    encodings=encodings)  # fmt: skip
     return tables, problems
 
 

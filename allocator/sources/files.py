@@ -1,13 +1,19 @@
 """Reading scenario documents and table files.
 
-Tables come as CSV (UTF-8, with or without BOM), Parquet or Excel (.xlsx), read as raw
-cells (CSV as text, so that nothing is guessed). A scenario document is YAML; one that
-``extends`` another is merged onto it (``models.scenario.merge``).
+Tables come as CSV, Parquet or Excel (.xlsx), read as raw cells (CSV as text, so that
+nothing is guessed). A CSV file may be UTF-8 (with or without BOM), UTF-16 (with its BOM,
+as Excel's "Unicode text" saves it) or GB18030, which covers GBK and GB2312 (what Excel on
+Chinese Windows saves): a BOM decides, else the first of UTF-8 and GB18030 in which the
+whole file decodes (UTF-8 rejects almost every text written in another encoding, so the
+order is safe). The encoding used is reported with the table. A scenario document is
+YAML; one that ``extends`` another is merged onto it (``models.scenario.merge``).
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -22,23 +28,48 @@ from models.tables import Problem
 TABLE_SUFFIXES = (".csv", ".parquet", ".xlsx")
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a table file as raw cells (CSV as text, so that nothing is guessed)."""
+ENCODINGS = ("utf-8", "gb18030")  # tried in order where no BOM decides
+
+
+def decoded(path: Path) -> tuple[str, str]:
+    """A text file's text and the encoding it was read in (see the module docstring)."""
+    data = path.read_bytes()
+    boms = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+            (codecs.BOM_UTF16_BE, "utf-16"))  # fmt: skip
+    tried = [enc for bom, enc in boms if data.startswith(bom)][:1] or list(ENCODINGS)
+    first: UnicodeDecodeError | None = None
+    for encoding in tried:
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError as exc:
+            first = first or exc
+    assert first is not None
+    line = data[: first.start].count(b"\n") + 1
+    rule = (f"byte {first.object[first.start]:#04x} of this line cannot be read as "
+            f"{' or '.join(tried)}: save the file as UTF-8 (or GB18030/GBK, UTF-16)")  # fmt: skip
+    raise InputError([Problem(path.name, rule, row=line)])
+
+
+def read_table(path: Path) -> tuple[pd.DataFrame, str | None]:
+    """A table file as raw cells (CSV as text, so that nothing is guessed), and the
+    encoding a CSV file was read in."""
     suffix = path.suffix.lower()
     if not path.exists():
         raise InputError([Problem(path.name, f"file not found: {path}")])
+    if suffix not in TABLE_SUFFIXES:
+        rule = f"unsupported file type {suffix!r}; use one of {TABLE_SUFFIXES}"
+        raise InputError([Problem(path.name, rule)])
+    text, encoding = decoded(path) if suffix == ".csv" else ("", None)
     try:
         if suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-        if suffix == ".xlsx":
-            return pd.read_excel(path, dtype=object, engine="openpyxl")
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        elif suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_excel(path, dtype=object, engine="openpyxl")
     except Exception as exc:  # the reader's own message says what is wrong with the file
         raise InputError([Problem(path.name, f"cannot read the file: {exc}")]) from exc
-    raise InputError(
-        [Problem(path.name, f"unsupported file type {suffix!r}; use one of {TABLE_SUFFIXES}")]
-    )
+    return frame, encoding
 
 
 def file_sha256(path: Path) -> str:
