@@ -1,7 +1,8 @@
 """The HTTP interface stays what approval workflows were built against: the OpenAPI
 document the app serves equals ``openapi_v1.json``, committed before the API was split
 into routes (f259d6a). A change to it must be made on purpose, here and in the file.
-Changed since: the submission example named "energy cut" now cuts the energy supply."""
+Changed since, on purpose: the submission example named "energy cut" now cuts the energy
+supply; the summary names the encoding each CSV table was read in (``input_encodings``)."""
 
 from __future__ import annotations
 
