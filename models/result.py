@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 RunStatus = Literal["optimal", "feasible", "no_solution", "infeasible", "unbounded", "error"]
 PROJECT_STATUSES = ("approved", "rejected", "ineligible")
 SUPPLY_KEYS = ["resource", "year", "scope"]  # one supply row, in resources.csv and the model
+DECIMALS = 4  # the figures of the result tables are rounded to this many decimals
 # The three marginal values of a supply row in resources.csv (万元 per unit of supply).
 FIXED_DUAL = "dual_fixed_int_wan_cny_per_unit"
 LP_DUAL = "dual_lp_wan_cny_per_unit"
@@ -25,7 +26,8 @@ REASONS = (
     "LOCKED_OUT",
     "REQUIRES_UNMET",
     "EXCLUDED_BY",
-    "OUTCOMPETED",
+    "OUTCOMPETED",  # value below the opportunity cost of its demand
+    "LEFT_OUT_BY_FIT",  # value above it, but its demand does not fit beside a better set
     "NOT_OFFERED",
 )  # plus INELIGIBLE_<RULE>
 

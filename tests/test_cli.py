@@ -72,6 +72,7 @@ def test_sample_end_to_end_time_limited(sample_scenario, tmp_path):
     assert outcompeted["explanation"].str.startswith("outcompeted").all()
     notes = json.loads((out / "explanations.json").read_text(encoding="utf-8"))
     assert [n["project_id"] for n in notes] == list(alloc["project_id"])
+    recompute_explanations(notes, alloc, res)
     # validate runs the same checks and land scan as solve: the same counts
     checked = run("validate", path)
     assert checked.exit_code == 0, checked.output
@@ -82,6 +83,36 @@ def test_sample_end_to_end_time_limited(sample_scenario, tmp_path):
 
 
 @pytest.mark.slow
+def recompute_explanations(notes: list[dict], alloc: pd.DataFrame, res: pd.DataFrame) -> None:
+    """Every figure of every explanation from allocations.csv and resources.csv: each draw is
+    a row of resources.csv at its marginal value, an approved project's amount its use in
+    allocations.csv (none of the land quota on a reuse site), the costs add up, and the
+    reason follows from value against cost."""
+    price = res.set_index(["resource", "year", "scope"])["dual_lp_wan_cny_per_unit"]
+    units = dict(zip(res["resource"], res["unit"], strict=False))
+    rows = alloc.set_index("project_id")
+    checked = 0
+    for note in notes:
+        if "draws" not in note:
+            continue
+        row = rows.loc[note["project_id"]]
+        for x in note["draws"]:
+            assert x["price"] == pytest.approx(
+                price[(x["resource"], x["year"], x["scope"])], abs=1e-6
+            )
+            assert x["cost"] == pytest.approx(x["amount"] * x["price"], abs=1e-4)
+            if note["status"] == "approved":
+                assert x["amount"] == pytest.approx(row[f"{x['resource']}_{units[x['resource']]}"])
+                assert not (row["land_source"] == "reuse" and x["resource"] == "land_quota")
+        cost = sum(x["cost"] for x in note["draws"])
+        assert note["opportunity_cost_wan_cny"] == pytest.approx(cost, abs=1e-3)
+        if note["reason"] in ("OUTCOMPETED", "LEFT_OUT_BY_FIT"):
+            below = note["value_wan_cny"] < note["opportunity_cost_wan_cny"]
+            assert (note["reason"] == "OUTCOMPETED") == below, note["project_id"]
+        checked += 1
+    assert checked > 500
+
+
 def test_infeasible_example_gets_the_smallest_relaxation(sample_scenario, tmp_path):
     example = yaml.safe_load((ROOT / "scenarios" / "infeasible_example.yaml").read_text())
     path = sample_scenario(tmp_path, locked_in=example["locked_in"])

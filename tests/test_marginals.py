@@ -191,3 +191,67 @@ def test_mip_marginals_in_parallel_equal_the_serial_ones(case):
         )
         assert out[("energy", 2027, "city")].mip_marginal_wan_cny_per_unit == 10
         assert out[("energy", 2028, "city")].mip_marginal_wan_cny_per_unit == 0
+
+
+def test_a_project_worth_its_cost_but_not_fitting_is_left_out_by_the_fit(case, tmp_path):
+    """100 tce: B + C (50 + 50 for 50 tce each) beat A (65 for 60 tce), which leaves 40 tce
+    no project can use. The LP relaxation takes all of A and 40 tce of B or C: energy is worth
+    1.0 万元/tce, so A's 60 tce cost 60 < 65: A is not outcompeted on price, it does not fit."""
+    rows = [scored("A", 60, 65), scored("B", 50, 50), scored("C", 50, 50)]
+    inputs = case(rows, [("energy", 2027, "city", 100)],
+                  {"resources": energy(), "horizon": ONE_YEAR,
+                   "objective": {"value_column": "score_wan_cny"}})  # fmt: skip
+    write_result(result_of(solved(inputs)), tmp_path / "out")
+    notes = {n["project_id"]: n for n in json.loads((tmp_path / "out" / "explanations.json").read_text())}  # fmt: skip
+    a = notes["A"]
+    assert a["reason"] == "LEFT_OUT_BY_FIT"
+    assert a["value_wan_cny"] == 65 and a["opportunity_cost_wan_cny"] == pytest.approx(60)
+    assert "left out by the integer fit" in a["text"] and "energy 2027 city" in a["text"]
+    assert "energy 2027 city: 60 tce × 1 万元/tce = 60 万元" in a["text"]
+
+
+def test_recurring_draws_show_their_years_and_add_up(case, tmp_path):
+    """Energy is recurring: a project starting in 2027 draws its 50 tce in 2027 and 2028.
+    With 10 tce a year and purchases at 0.3 万元/tce, each year is priced 0.3: D (20 for
+    50 tce a year) costs 50 × 2 × 0.3 = 30; the text shows both years, and every draw is a
+    row of resources.csv at its marginal value."""
+    rows = [scored("B", 50, 45, earliest_year=2027, latest_year=2027),
+            scored("D", 50, 20, earliest_year=2027, latest_year=2027)]  # fmt: skip
+    inputs = case(rows, [("energy", 2027, "city", 10), ("energy", 2028, "city", 10)],
+                  {"resources": energy(price=0.3, cap=1000), "horizon": {"start": 2027, "end": 2028},
+                   "objective": {"value_column": "score_wan_cny"}})  # fmt: skip
+    write_result(result_of(solved(inputs)), tmp_path / "out")
+    notes = {n["project_id"]: n for n in json.loads((tmp_path / "out" / "explanations.json").read_text())}  # fmt: skip
+    res = pd.read_csv(tmp_path / "out" / "resources.csv", encoding="utf-8-sig")
+    price = res.set_index(["resource", "year", "scope"])["dual_lp_wan_cny_per_unit"]
+    alloc = pd.read_csv(tmp_path / "out" / "allocations.csv", encoding="utf-8-sig").set_index("project_id")  # fmt: skip
+    d, b = notes["D"], notes["B"]
+    assert d["reason"] == "OUTCOMPETED"
+    assert [(x["year"], x["amount"]) for x in d["draws"]] == [(2027, 50), (2028, 50)]
+    for x in d["draws"] + b["draws"]:
+        assert x["price"] == pytest.approx(price[(x["resource"], x["year"], x["scope"])])
+        assert x["cost"] == pytest.approx(x["amount"] * x["price"])
+    assert all(x["amount"] == alloc.at["B", "energy_tce"] for x in b["draws"])  # a year's use
+    assert d["opportunity_cost_wan_cny"] == pytest.approx(30)
+    assert "energy 2027–2028 city: 50 tce/yr × 2 yr × 0.3 万元/tce = 30 万元" in d["text"]
+    assert "0.45 万元 per tce of energy (100 tce drawn)" in b["text"]
+
+
+def test_explain_names_the_projects_a_project_requires_and_excludes(case):
+    """E needs D; C excludes B: explain says so for each, and whether that one is in."""
+    rows = [scored("B", 50, 45), scored("C", 50, 45, excludes="B"), scored("D", 50, 20),
+            scored("E", 0, 5, requires="D")]  # fmt: skip
+    inputs = case(rows, [("energy", 2027, "city", 100)],
+                  {"resources": energy(), "horizon": ONE_YEAR,
+                   "objective": {"value_column": "score_wan_cny"}})  # fmt: skip
+    approved = set(solved(inputs).starts.index)
+
+    def said(q: str) -> str:
+        return "approved" if q in approved else "not approved"
+
+    e = what_it_would_take(inputs, "E")
+    assert e["requires"] == ["D"] and e["text"].startswith(f"E requires D ({said('D')}); ")
+    b = what_it_would_take(inputs, "B")
+    assert b["excluded_by"] == ["C"] and f"B is excluded by C ({said('C')}); " in b["text"]
+    c = what_it_would_take(inputs, "C")
+    assert c["excludes"] == ["B"] and f"C excludes B ({said('B')}); " in c["text"]

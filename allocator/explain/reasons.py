@@ -1,12 +1,14 @@
 """Why each project is where it is: one reason code per project (``models.result.REASONS``,
 or ``INELIGIBLE_<RULE>``) and the figures or projects behind it, in the order of the
-projects table."""
+projects table. A rejected project that broke no rule is OUTCOMPETED when its value is below
+the opportunity cost of its demand, else LEFT_OUT_BY_FIT (``records``)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from allocator.engine import Run
+from allocator.explain.records import best_starts, draws, marginal_prices
 
 
 def reasons(run: Run) -> tuple[pd.Series, pd.Series]:
@@ -17,6 +19,7 @@ def reasons(run: Run) -> tuple[pd.Series, pd.Series]:
     starts = run.starts
     code = pd.Series("", index=pr.index, dtype=object)
     detail = pd.Series("", index=pr.index, dtype=object)
+    best = best_starts(run, draws(run, marginal_prices(run)[0]))
     fails = el.checks[el.checks["result"] == "fail"].drop_duplicates("project_id")
     for r in fails.itertuples():
         detail[r.project_id] = (
@@ -38,6 +41,8 @@ def reasons(run: Run) -> tuple[pd.Series, pd.Series]:
             code[pid], detail[pid] = "REQUIRES_UNMET", ";".join(missing)
         elif rivals := [q for q in pr.at[pid, "excludes"] if q in starts.index]:
             code[pid], detail[pid] = "EXCLUDED_BY", ";".join(rivals)
-        else:
+        elif best.at[pid, "value"] < best.at[pid, "cost"]:
             code[pid] = "OUTCOMPETED"
+        else:
+            code[pid] = "LEFT_OUT_BY_FIT"
     return code, detail

@@ -22,10 +22,8 @@ from allocator.engine import Run
 from allocator.explain.reasons import reasons
 from allocator.explain.records import explanations, note
 from allocator.land.scan import LandScan
-from models.result import SUPPLY_KEYS, ResourceUse, Summary
+from models.result import DECIMALS, SUPPLY_KEYS, ResourceUse, Summary
 from models.scenario import Scenario
-
-DECIMALS = 4
 
 
 def _versions() -> dict[str, str]:

@@ -198,6 +198,19 @@ def _bringing_in(run: Run, pid: str, out: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _links(run: Run, pid: str) -> tuple[dict[str, Any], str]:
+    """The projects ``pid`` requires and excludes, whether each is approved, in words."""
+    pr = run.prep.inputs.projects
+    approved = set(run.starts.index)
+    links = {"requires": list(pr.at[pid, "requires"]), "excludes": list(pr.at[pid, "excludes"])}
+    links["excluded_by"] = sorted(q for q, ex in pr["excludes"].items() if pid in ex)
+    words = [f"{how} {q} ({'approved' if q in approved else 'not approved'})"
+             for how, key in (("requires", "requires"), ("excludes", "excludes"),
+                              ("is excluded by", "excluded_by"))
+             for q in links[key]]  # fmt: skip
+    return links, ("; ".join(words) + "; ") if words else ""
+
+
 def what_it_would_take(inputs: Inputs, pid: str, options: Options = Options()) -> dict[str, Any]:
     """Why ``pid`` is in or out and what would change it (the module docstring)."""
     if pid not in inputs.projects.index:
@@ -217,6 +230,8 @@ def what_it_would_take(inputs: Inputs, pid: str, options: Options = Options()) -
                         "the data must change to pass the rules listed")  # fmt: skip
         return out
     run.solution()  # no solution: nothing to compare with (the error says why)
-    if pid in run.starts.index:
-        return _without(run, pid, out)
-    return _bringing_in(run, pid, out)
+    links, words = _links(run, pid)
+    out.update(links)
+    found = _without(run, pid, out) if pid in run.starts.index else _bringing_in(run, pid, out)
+    found["text"] = f"{pid} {words}{found['text']}" if words else found["text"]
+    return found
