@@ -89,12 +89,19 @@ class Run:
     evaluation: Evaluation | None = None
     diagnosis: Diagnosis | None = None
     marginals: pd.DataFrame | None = None  # per supply row, see marginals.py
-    duals_from: str | None = None  # the backend that gave the duals, when not the run's
     times: dict[str, float] = field(default_factory=dict)
 
     @property
     def backend(self) -> str:
         return self.result.backend
+
+    @property
+    def duals_from(self) -> str | None:
+        """The backend that gave the duals of the marginal values, when not the run's."""
+        if self.marginals is None:
+            return None
+        name = duals_backend(self.backend).name
+        return name if name != self.backend else None
 
     @property
     def starts(self) -> pd.Series:
@@ -191,8 +198,6 @@ def _explained(run: Run) -> None:
         run.evaluation = evaluate(prep, run.allocation)
         say("marginal values of the supply rows")
         run.marginals = marginal_values(prep, run.model, result, run.settings, run.backend, say)
-        duals = duals_backend(run.backend).name
-        run.duals_from = duals if duals != run.backend else None
     elif result.status is Status.INFEASIBLE:
         say("infeasible: finding the rows that must give way")
         units = {k: r.unit for k, r in prep.scenario.resources.items()}
@@ -203,7 +208,7 @@ def solve(inputs: Inputs, options: Options = Options()) -> Run:
     """Run a scenario; raises ``InputError`` (with every problem) on bad input. A run
     without a solution is returned with its status (``Run.solution`` says why)."""
     t0 = time.perf_counter()
-    options.say("reading and checking inputs")
+    options.say("checking the projects against the rules")
     prep, scan_s = prepared(inputs, options)
     t1 = time.perf_counter()
     options.say("building the model")

@@ -136,10 +136,6 @@ class _Parsed:
     table: pd.DataFrame | None
     wrong: set[tuple[int, str]]
 
-    @property
-    def clean(self) -> pd.DataFrame | None:
-        return None if self.wrong or self.table is None else self.table
-
 
 def _parse(raw: pd.DataFrame, spec: TableSpec, label: str, problems: list[Problem], **kw: Any) -> _Parsed:  # fmt: skip
     """Type and check one table (or the attributes of a layer, whose geometry is kept);
@@ -182,11 +178,11 @@ def _known(tables: Tables, parks: pd.DataFrame | None, firms: pd.DataFrame | Non
     return Known(parks, None if firms is None else firms.index, ids, files)
 
 
-def _cross_checks(scenario: Scenario, tables: Tables, parsed: dict[str, _Parsed]) -> list[Problem]:  # fmt: skip
+def _cross_checks(scenario: Scenario, tables: Tables, parsed: dict[str, _Parsed],
+                  parks: pd.DataFrame | None, firms: pd.DataFrame | None) -> list[Problem]:  # fmt: skip
     """The checks between tables, on the cells that are right (a wrong cell is reported
     once, by its own table's check)."""
     found: list[Problem] = []
-    parks, firms = _indexed(parsed["parks"], "park"), _indexed(parsed["firms"], "firm_id")
     supplies = parsed["supplies"].table
     if supplies is not None:
         problems = check_supplies(scenario, supplies, tables.label("supplies"))
@@ -220,16 +216,15 @@ def check_inputs(scenario: Scenario, tables: Tables, problems: Sequence[Problem]
                            choices={"resource": list(scenario.resources)}),
         "firms": _table(tables, "firms", FIRMS, found),
     }  # fmt: skip
-    found += _cross_checks(scenario, tables, parsed)
+    parks, firms = _indexed(parsed["parks"], "park"), _indexed(parsed["firms"], "firm_id")
+    found += _cross_checks(scenario, tables, parsed, parks, firms)
     if found:
         raise InputError(found)
-    projects, supplies = parsed["projects"].clean, parsed["supplies"].clean
+    projects, supplies = _indexed(parsed["projects"], "project_id"), parsed["supplies"].table
     assert projects is not None and supplies is not None  # else a problem was found
-    parks, firms = _indexed(parsed["parks"], "park"), _indexed(parsed["firms"], "firm_id")
     hashes = {"scenario": hashlib.sha256(scenario.model_dump_json().encode()).hexdigest()}
     for name in TABLES:
         raw = getattr(tables, name)
         if raw is not None:
             hashes[name] = tables.hashes.get(name) or content_sha256(raw)
-    projects = projects.set_index("project_id", drop=False)
     return Inputs(scenario, projects, supplies.reset_index(drop=True), firms, parks, tables, hashes)

@@ -31,7 +31,7 @@ from api.datasets import REF, REF_RULE, Available, lookup, store_upload
 from api.schemas import Submission
 from api.settings import ApiSettings
 from api.store import ApiKey, Idempotency, Job, Result, audit, now
-from models.scenario import SOURCE_KEYS, DataSources, map_sources, merge
+from models.scenario import DataSources, map_sources, merge, source_entries
 from models.tables import Problem
 
 
@@ -53,9 +53,7 @@ def bundled_scenarios(folder: Path) -> dict[str, Path]:
 
 def _refs(data: dict[str, Any]) -> list[tuple[str, str]]:
     """(location, reference) of every input a scenario's ``data`` names."""
-    out = [(f"data.{k}", data[k]) for k in SOURCE_KEYS if isinstance(data.get(k), str)]
-    out += [(f"data.exclusions.{i}", v) for i, v in enumerate(data.get("exclusions") or [])]
-    return out
+    return [(f"data.{name}", ref) for name, ref in source_entries(data)]
 
 
 def _as_ids(data: dict[str, Any], scenario_dir: Path, bundled_dir: Path) -> dict[str, Any]:

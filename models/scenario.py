@@ -9,7 +9,7 @@ validation. Defaults marked *assumed* are not public local figures (see RULES.md
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -480,6 +480,15 @@ def merge(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
 
 
 SOURCE_KEYS = ("projects", "firms", "supplies", "parks", "parcels", "districts")
+
+
+def source_entries(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(name, entry) of every input a scenario's ``data`` names: each table and layer entry
+    under its key, each exclusion layer as ``exclusions.<i>``."""
+    out = [(k, data[k]) for k in SOURCE_KEYS if isinstance(data.get(k), str)]
+    out += [(f"exclusions.{i}", v) for i, v in enumerate(data.get("exclusions") or [])
+            if isinstance(v, str)]  # fmt: skip
+    return out
 
 
 def map_sources(data: dict[str, Any], fn: Callable[[str], Any]) -> dict[str, Any]:

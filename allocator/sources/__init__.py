@@ -26,7 +26,7 @@ from allocator.sources.layers import (
     restore_shapefile_names,
     split_source,
 )
-from models.scenario import SOURCE_KEYS, DataSources, Scenario
+from models.scenario import DataSources, Scenario, source_entries
 from models.tables import PARCELS, PARKS, Problem
 
 # An entry of a scenario's ``data`` -> (what to read: a path relative to the base folder
@@ -41,11 +41,8 @@ def read_scenario(path: Path) -> Scenario:
 
 
 def _here(entry: str) -> tuple[str, str]:
-    """An entry read as it is, named by its file (and layer), or its URL without password."""
-    if is_database(entry):
-        return entry, read_label(entry)
-    path, layer = split_source(entry)
-    return entry, Path(path).name + (f"#{layer}" if layer else "")
+    """An entry read as it is, named as messages name it (``read_label``)."""
+    return entry, read_label(entry)
 
 
 def _read(name: str, source: str, label: str, base: Path) -> tuple[pd.DataFrame, str | None, str | None]:  # fmt: skip
@@ -74,9 +71,7 @@ def read_tables(
     hashes: dict[str, str] = {}
     encodings: dict[str, str] = {}
     problems: list[Problem] = []
-    entries = [(n, getattr(data, n)) for n in SOURCE_KEYS]
-    entries += [(f"exclusions.{i}", e) for i, e in enumerate(data.exclusions)]
-    for name, entry in entries:
+    for name, entry in source_entries(data.model_dump()):
         if not entry:
             continue
         source, labels[name] = locate(entry)

@@ -75,8 +75,12 @@ def read_database(spec: str) -> tuple[gpd.GeoDataFrame, str]:
 
 
 def read_label(spec: str) -> str:
-    """The name of a layer's source in messages (a file's name; a URL without password)."""
-    return db_label(spec) if is_database(spec) else Path(split_source(spec)[0]).name
+    """The name of a source in messages: a file's name with its layer (``city.gpkg#parcels``),
+    or a URL without its password."""
+    if is_database(spec):
+        return db_label(spec)
+    path, layer = split_source(spec)
+    return Path(path).name + (f"#{layer}" if layer else "")
 
 
 def split_source(spec: str) -> tuple[str, str | None]:
@@ -97,7 +101,7 @@ def read_layer(base: Path, spec: str) -> tuple[gpd.GeoDataFrame, str]:
         return read_database(spec)
     path_text, layer = split_source(spec)
     path = base / path_text
-    label = path.name + (f"#{layer}" if layer else "")
+    label = read_label(spec)
     if not path.exists():
         raise InputError([Problem(label, f"file not found: {path}")])
     try:
