@@ -185,7 +185,8 @@ def _register(rng: np.random.Generator, out: gpd.GeoDataFrame, area_mu: np.ndarr
 
 def _dates(rng: np.random.Generator, out: gpd.GeoDataFrame, status: np.ndarray,
            as_of: dt.date) -> np.ndarray:  # fmt: skip
-    """Transfer, agreed and extended start dates, halts, status; which parcels are supplied."""
+    """Approval, transfer, agreed and extended start dates, halts, status; which parcels are
+    supplied."""
     n = len(out)
     transfer = _date(rng, dt.date(2008, 1, 1), dt.date(2025, 6, 30), n)
     recent = np.isin(status, ["not_started", "halted"])
@@ -204,6 +205,9 @@ def _dates(rng: np.random.Generator, out: gpd.GeoDataFrame, status: np.ndarray,
     halted_since = [min(max(h, a), as_of) if s == "halted" else None
                     for h, a, s in zip(halts, agreed, status, strict=True)]  # fmt: skip
     supplied = status != "unsupplied"
+    # approved (农转用/征收) before the transfer by as long as the start is agreed after it;
+    # unsupplied parcels keep the approval and never get the transfer
+    out["approved_date"] = [t - (a - t) for t, a in zip(transfer, agreed, strict=True)]
     out["transfer_date"] = [t if ok else None for t, ok in zip(transfer, supplied, strict=True)]
     out["agreed_start_date"] = [a if ok else None for a, ok in zip(agreed, supplied, strict=True)]
     out["extended_start_date"] = extended

@@ -44,6 +44,12 @@ class IdleRules(Strict):
     recover_after_days: int = Field(
         730, ge=0, description="Idle this long: recoverable without compensation."
     )
+    unsupplied_days: int = Field(
+        730,
+        ge=0,
+        description="UNSUPPLIED (批而未供): approved this many days or more before as_of and not "
+        "supplied (*assumed*: two years, after which an approval lapses).",
+    )
 
 
 class EfficiencyRules(Strict):

@@ -24,7 +24,7 @@ AS_OF = "2026-11-01"
 PARCEL: dict[str, Any] = {
     "unit_id": "370403001001GB00001W00000000", "district": "xuecheng", "park": "PK-A",
     "stated_area_mu": 10.0, "land_use_code": "100101", "firm_id": "F-1",
-    "transfer_date": "2015-01-01", "agreed_start_date": "2015-06-01", "extended_start_date": None,
+    "approved_date": "2014-06-01", "transfer_date": "2015-01-01", "agreed_start_date": "2015-06-01", "extended_start_date": None,
     "status": "completed", "halted_since": None, "developed_area_share": 1.0,
     "invested_share": 1.0, "land_price_wan_cny": 200.0, "floor_area_m2": 8000.0,
     "building_coverage": 0.5, "government_delay": False,

@@ -59,7 +59,8 @@ def test_idle_not_started_thresholds(tmp_path):
     p = land.parcels.set_index("parcel_id")
     assert finding(land, "P364", "IDLE_NOT_STARTED") is None
     f = finding(land, "P365", "IDLE_NOT_STARTED")
-    assert (f["figure"], f["comparator"], f["threshold"], f["unit"]) == (365, ">=", 365, "days")
+    # the requirement broken: 365 days since the agreed start, must be under 365
+    assert (f["figure"], f["comparator"], f["threshold"], f["unit"]) == (365, "<", 365, "days")
     assert p.at["P365", "fee_wan_cny"] == pytest.approx(40.0)  # 20% of 200 万元
     assert not p.at["P729", "recoverable"] and p.at["P730", "recoverable"]
     assert p.at["P729", "disposal"] == "collect_fee" and p.at["P730", "disposal"] == "recover_free"
@@ -68,6 +69,50 @@ def test_idle_not_started_thresholds(tmp_path):
     assert finding(land, "PGOV", "IDLE_GOV_CAUSE") is not None
     assert p.at["PGOV", "fee_wan_cny"] == 0 and not p.at["PGOV", "recoverable"]
     assert p.at["PGOV", "disposal"] == "buy_back" and p.at["PGOV", "source"] == "idle_negotiated"
+
+
+def test_government_cause_states_the_threshold_of_its_rule(tmp_path):
+    halted = {"status": "halted", "transfer_date": "2018-01-01", "agreed_start_date": "2018-06-01",
+              "developed_area_share": 0.1, "invested_share": 0.1, "government_delay": True}  # fmt: skip
+    rows = [
+        parcel("GH", cell(0), **halted, halted_since=days_ago(500)),
+        parcel("GN", cell(1), status="not_started", transfer_date="2020-01-01",
+               agreed_start_date=days_ago(900), developed_area_share=0, government_delay=True),
+    ]  # fmt: skip
+    land = scan(tmp_path, rows, land={"idle": {"halted_days": 400, "not_started_days": 300}})
+    gh, gn = finding(land, "GH", "IDLE_GOV_CAUSE"), finding(land, "GN", "IDLE_GOV_CAUSE")
+    assert (gh["figure"], gh["comparator"], gh["threshold"]) == (500, "<", 400)
+    assert gh["note"].startswith("halted;")
+    assert (gn["figure"], gn["comparator"], gn["threshold"]) == (900, "<", 300)
+    assert gn["note"].startswith("not started;")
+
+
+def test_unsupplied_from_its_approval(tmp_path):
+    unsupplied = {"status": "not_started", "transfer_date": None, "agreed_start_date": None,
+                  "developed_area_share": 0, "firm_id": None}  # fmt: skip
+    rows = [
+        parcel("U729", cell(0), **unsupplied, approved_date=days_ago(729)),
+        parcel("U730", cell(1), **unsupplied, approved_date=days_ago(730)),
+        parcel("UNONE", cell(2), **unsupplied, approved_date=None),
+    ]
+    land = scan(tmp_path, rows)
+    p = land.parcels.set_index("parcel_id")
+    assert finding(land, "U729", "UNSUPPLIED") is None and p.at["U729", "disposal"] == ""
+    f = finding(land, "U730", "UNSUPPLIED")
+    assert (f["figure"], f["unit"], f["comparator"], f["threshold"], f["result"]) == (
+        730,
+        "days",
+        "<",
+        730,
+        "finding",
+    )
+    assert days_ago(730) in f["note"]
+    assert p.at["U730", "disposal"] == "supply" and p.at["U730", "source"] == "unsupplied"
+    none = finding(land, "UNONE", "UNSUPPLIED")  # no approval date: not checked, not passed
+    assert none["result"] == "not_checked" and "no approved_date" in none["note"]
+    assert p.at["UNONE", "disposal"] == ""
+    later = scan(tmp_path, rows, land={"idle": {"unsupplied_days": 729}})
+    assert finding(later, "U729", "UNSUPPLIED")["result"] == "finding"
 
 
 def test_idle_halted_needs_little_done_and_a_year(tmp_path):
@@ -186,6 +231,11 @@ BAD = [
     ("before transfer", {"agreed_start_date": "2014-01-01"}, "agreed_start_date", "before the transfer date"),
     ("bad date", {"halted_since": "2020-13-45"}, "halted_since", "must be a date"),
     ("bad status", {"status": "sleeping"}, "status", "must be one of"),
+    ("approved later", {"approved_date": "2026-12-01", "transfer_date": None, "agreed_start_date": None,
+                        "status": "not_started"}, "approved_date", "after as_of 2026-11-01"),
+    ("approved after transfer", {"approved_date": "2015-02-01"}, "transfer_date",
+     "before the approved date"),
+    ("unknown park", {"park": "PK-Z"}, "park", "must be one of: PK-A, PK-B"),
 ]  # fmt: skip
 
 
@@ -323,3 +373,47 @@ def test_class_d_parcels_and_projects(tmp_path):
     assert prep.eligibility.reason["UP-D"] == "INELIGIBLE_FIRM_CLASS_D"
     assert prep.eligibility.reason["UP-A"] == ""
     assert prep.benefit["UP-A"] == pytest.approx(8000 * 1.05)  # class A bonus 5%
+
+
+def test_findings_layer_carries_the_figures_firm_and_land_user(tmp_path):
+    """A bureau acts on the findings layer alone: rule, figure, unit, requirement, firm and
+    land user on every feature, the same as findings.csv."""
+    from allocator.writers.reuse import reuse_layers
+
+    firms = [firm(f"F{i}", tax_wan_cny=300 + 10 * i) for i in range(10)]
+    firms.append(firm("LOWTAX", name="低税企业", tax_wan_cny=149))
+    rows = [parcel(f"Q{i}", cell(i), firm_id=f"F{i}") for i in range(10)]
+    rows.append(parcel("LT", cell(0, 1), firm_id="LOWTAX", floor_area_m2=1000.0))
+    land = scan(tmp_path, rows, firms)
+    layer = reuse_layers(land, "2026-11-01")["findings"].set_index(["parcel_id", "rule"])
+    assert set(layer.index) == {
+        ("LT", "LOW_TAX_PER_MU"),
+        ("LT", "LOW_PLOT_RATIO"),
+        ("LT", "CLASS_D"),
+    }
+    tax = layer.loc[("LT", "LOW_TAX_PER_MU")]
+    assert (tax["firm_id"], tax["land_user"], tax["unit"], tax["comparator"]) == (
+        "LOWTAX",
+        "低税企业",
+        "wan_cny_per_mu",
+        ">=",
+    )
+    assert tax["figure"] == pytest.approx(14.9) and tax["threshold"] == pytest.approx(15.0)
+    assert tax["disposal"] == "buy_back" and tax["area_mu"] == pytest.approx(10.0)
+    assert layer.loc[("LT", "LOW_PLOT_RATIO"), "geometry"].equals(cell(0, 1))
+
+
+def test_every_finding_of_the_sample_breaks_its_stated_requirement(sample_scenario, tmp_path):
+    """One sense for every rule: the figure must be ``comparator threshold`` and is not."""
+    import operator
+
+    scenario = sample_scenario(tmp_path)
+    found = scanned(scenario)[1].findings
+    found = found[found["result"] == "finding"]
+    holds = {"<": operator.lt, "<=": operator.le, ">=": operator.ge}
+    broken = [not holds[c](f, t) for f, t, c in
+              zip(found["figure"], found["threshold"], found["comparator"], strict=True)]  # fmt: skip
+    assert all(broken) and len(found) > 5000
+    assert set(found["rule"]) >= {"IDLE_NOT_STARTED", "IDLE_HALTED", "IDLE_GOV_CAUSE",
+                                  "UNSUPPLIED", "LOW_TAX_PER_MU", "LOW_PLOT_RATIO", "CLASS_D"}  # fmt: skip
+    assert found[["figure", "threshold"]].notna().all().all() and (found["unit"] != "").all()

@@ -2,7 +2,10 @@
 document the app serves equals ``openapi_v1.json``, committed before the API was split
 into routes (f259d6a). A change to it must be made on purpose, here and in the file.
 Changed since, on purpose: the submission example named "energy cut" now cuts the energy
-supply; the summary names the encoding each CSV table was read in (``input_encodings``)."""
+supply; the summary names the encoding each CSV table was read in (``input_encodings``);
+the reuse list's ``findings`` layer is one feature per finding (with its figures, firm and
+land user) beside a new ``flagged_parcels`` layer, and the land settings gain
+``idle.unsupplied_days``."""
 
 from __future__ import annotations
 

@@ -147,8 +147,9 @@ def test_land_scan_command_writes_layers_in_the_projected_crs(tmp_path):
     result = CliRunner().invoke(app, ["land", "scan", str(path), "--out", str(out), "--lang", "zh"])
     assert result.exit_code == 0, result.output
     layers = dict(pyogrio.list_layers(out / "reuse_list.gpkg"))
-    assert layers == {"findings": "Polygon", "sites": "Polygon", "exclusions_applied": "Unknown"}
-    for name in ("findings", "sites"):
+    assert layers == {"findings": "Polygon", "flagged_parcels": "Polygon", "sites": "Polygon",
+                      "exclusions_applied": "Unknown"}  # fmt: skip
+    for name in ("findings", "flagged_parcels", "sites"):
         info = pyogrio.read_info(out / "reuse_list.gpkg", layer=name)
         assert info["crs"] == "EPSG:4548" and info["features"] > 0
     raw = (out / "reuse_list.csv").read_bytes()

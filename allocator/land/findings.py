@@ -1,9 +1,10 @@
 """Findings on parcels: idle land (order No. 53) and low-efficiency land, as of a date.
 
-Each finding is a row: parcel, rule code, the figure found, its unit, the comparator and
-threshold it fails, the date, and a note with the further figures behind it. A rule whose
-data is absent gives a ``not_checked`` row, never a silent pass. Each flagged parcel gets
-one recommended disposal (RULES.md):
+Each finding is a row: parcel, rule code, the figure found, its unit, and the requirement it
+breaks, in one sense for every rule: the figure must be ``comparator threshold`` and is not
+(1158 days, must be < 365; plot ratio 0.27, must be >= 0.3). The date and a note with the
+further figures behind it follow. A rule whose data is absent gives a ``not_checked`` row,
+never a silent pass. Each flagged parcel gets one recommended disposal (RULES.md):
 
 - idle two years or more, not the government's doing: 无偿收回 recover without compensation;
 - idle one to two years: 征缴闲置费 collect the idle-land fee (20% of the land price);
@@ -11,7 +12,8 @@ one recommended disposal (RULES.md):
   under two years);
 - low efficiency with low tax per mu or class D: 协议收购 buy back; otherwise (buildings
   too thin or output low): 自主改造 the owner upgrades;
-- approved but unsupplied (批而未供, no transfer date): 依法供应 supply it.
+- approved but unsupplied (批而未供: no transfer date, approved ``unsupplied_days`` or more
+  before): 依法供应 supply it.
 """
 
 from __future__ import annotations
@@ -100,16 +102,25 @@ def idle_findings(
         + parcels["invested_share"].round(3).astype(str)
         + f" (< {rules.halted_invested_share_max:.2f})"
     )
-    nothing = pd.Series(np.nan, index=parcels.index)
+    since_approval = (now - parcels["approved_date"]).dt.days.astype(float)
+    unsupplied = ~supplied & (since_approval >= rules.unsupplied_days)
+    gov_threshold = np.where(idle_ns, rules.not_started_days, rules.halted_days)
+    gov_note = pd.Series(np.where(idle_ns, "not started", "halted"), index=parcels.index)
+    gov_note += "; delay caused by the government or force majeure"
     frames = [
-        _rows(parcels, idle_ns & ~gov, "IDLE_NOT_STARTED", days_since_start, "days", ">=",
+        _rows(parcels, idle_ns & ~gov, "IDLE_NOT_STARTED", days_since_start, "days", "<",
               rules.not_started_days, as_of, "not started since " + start.dt.date.astype(str)),
-        _rows(parcels, idle_h & ~gov, "IDLE_HALTED", halted_days, "days", ">=",
+        _rows(parcels, idle_h & ~gov, "IDLE_HALTED", halted_days, "days", "<",
               rules.halted_days, as_of, note_h),
-        _rows(parcels, (idle_ns | idle_h) & gov, "IDLE_GOV_CAUSE", idle_days, "days", ">=",
-              rules.not_started_days, as_of, "delay caused by the government or force majeure"),
-        _rows(parcels, ~supplied, "UNSUPPLIED", nothing, "", "", np.nan, as_of,
-              "approved but not supplied (批而未供): no transfer date"),
+        _rows(parcels, (idle_ns | idle_h) & gov, "IDLE_GOV_CAUSE", idle_days, "days", "<",
+              gov_threshold, as_of, gov_note),
+        _rows(parcels, unsupplied, "UNSUPPLIED", since_approval, "days", "<",
+              rules.unsupplied_days, as_of,
+              "approved (批而未供) on " + parcels["approved_date"].dt.date.astype(str)
+              + ", no transfer date"),
+        _rows(parcels, ~supplied & parcels["approved_date"].isna(), "UNSUPPLIED", since_approval,
+              "days", "<", rules.unsupplied_days, as_of,
+              "no transfer date and no approved_date", result="not_checked"),
     ]  # fmt: skip
     idle = idle_ns | idle_h
     fee = np.where(idle & ~gov, rules.fee_share * parcels["land_price_wan_cny"], 0.0)
@@ -121,7 +132,7 @@ def idle_findings(
             "government_cause": (idle & gov).to_numpy(),
             "fee_wan_cny": np.round(fee, 4),
             "recoverable": recoverable.to_numpy(),
-            "unsupplied": (~supplied).to_numpy(),
+            "unsupplied": unsupplied.to_numpy(),
         },
         index=parcels.index,
     )

@@ -72,15 +72,20 @@ def cache_key(
 
 
 def _load_parcels(
-    sc: Scenario, raw: gpd.GeoDataFrame, label: str, districts: gpd.GeoDataFrame | None
+    sc: Scenario,
+    raw: gpd.GeoDataFrame,
+    label: str,
+    districts: gpd.GeoDataFrame | None,
+    parks: pd.DataFrame | None,
 ) -> tuple[gpd.GeoDataFrame, list[Problem]]:
-    """The parcel layer, typed and projected, and every problem of its features."""
+    """The parcel layer, typed and projected, and every problem of its features (districts
+    from the scenario, parks from the parks table)."""
     raw = to_projected(raw, label, sc.land.crs, sc.land.assume_crs).reset_index(drop=True)
+    choices = {"district": sc.districts}
+    if parks is not None:
+        choices["park"] = sorted(parks["park"])
     table, problems = parse_table(
-        pd.DataFrame(raw.drop(columns=raw.geometry.name)),
-        PARCELS,
-        label,
-        choices={"district": sc.districts},
+        pd.DataFrame(raw.drop(columns=raw.geometry.name)), PARCELS, label, choices=choices
     )
     if any(p.row is None for p in problems):  # a column problem: nothing else can be checked
         raise InputError(problems)
@@ -116,8 +121,15 @@ def _date_problems(
     now = pd.Timestamp(as_of)
     checks = [
         (col, parcels[col] > now, f"is after as_of {as_of}")
-        for col in ("transfer_date", "halted_since")
+        for col in ("approved_date", "transfer_date", "halted_since")
     ]
+    checks.append(
+        (
+            "transfer_date",
+            parcels["transfer_date"] < parcels["approved_date"],
+            "is before the approved date",
+        )
+    )
     checks += [
         (col, parcels[col] < parcels["transfer_date"], "is before the transfer date")
         for col in ("agreed_start_date", "extended_start_date", "halted_since")
@@ -173,7 +185,7 @@ def scan(
         districts = to_projected(given.districts, given.label("districts"), sc.land.crs,
                                  sc.land.assume_crs)  # fmt: skip
     label = given.label("parcels")
-    parcels, errors = _load_parcels(sc, given.parcels, label, districts)
+    parcels, errors = _load_parcels(sc, given.parcels, label, districts, parks)
     if errors and sc.land.on_invalid == "stop":
         raise InputError(errors)
     keep = np.ones(len(parcels), dtype=bool)
@@ -216,6 +228,7 @@ def scan(
     parcels["class"] = (
         parcels["firm_id"].map(grades["class"]).fillna("") if grades is not None else ""
     )
+    parcels["land_user"] = parcels["firm_id"].map(firms["name"]) if firms is not None else None
     reusable = parcels[parcels["source"].isin(sc.land.sites.sources)]
     reusable = reusable.assign(parcel_area_mu=reusable["area_mu"])
     exclusions = [to_projected(frame, given.label(f"exclusions.{i}"), sc.land.crs, sc.land.assume_crs)

@@ -197,7 +197,7 @@ def _map_layers(folder: Path, alloc: pd.DataFrame) -> dict[str, Any] | None:
     if not gpkg.exists():
         return None
     sites = gpd.read_file(gpkg, layer="sites", engine="pyogrio")
-    findings = gpd.read_file(gpkg, layer="findings", engine="pyogrio")
+    findings = gpd.read_file(gpkg, layer="flagged_parcels", engine="pyogrio")
     placed = pd.read_csv(folder / "placements.csv", encoding="utf-8-sig", dtype={"site_id": str}) \
         if (folder / "placements.csv").exists() else pd.DataFrame(columns=["site_id", "project_id"])  # fmt: skip
     on_site = placed.groupby("site_id")["project_id"].apply(lambda s: ", ".join(s))

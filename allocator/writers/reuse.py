@@ -1,8 +1,10 @@
 """The reuse list for the land bureau: GeoPackage layers, CSV ledgers (台账), PostGIS.
 
-``reuse_list.gpkg``: ``findings`` (every flagged parcel, with its figures), ``sites`` (the
-reuse sites) and ``exclusions_applied`` (the parts of reusable parcels that an exclusion
-layer removed), all in the scenario's projected CRS. CSV files are UTF-8 with BOM; with
+``reuse_list.gpkg``: ``findings`` (one feature per finding: the parcel, the rule, the figure
+with its unit and the requirement it breaks, the firm and the land user, the disposal),
+``flagged_parcels`` (one feature per flagged parcel), ``sites`` (the reuse sites) and
+``exclusions_applied`` (the parts of reusable parcels that an exclusion layer removed), all
+in the scenario's projected CRS. CSV files are UTF-8 with BOM; with
 ``lang="zh"`` their headers are Chinese. Every file carries the data vintage ``as_of``.
 """
 
@@ -22,6 +24,7 @@ from models.tables import Problem
 REUSE_COLUMNS = ["parcel_id", "unit_id", "district", "park", "area_mu", "finding_codes",
                  "idle_days", "fee_wan_cny", "recoverable", "class", "disposal", "disposal_zh",
                  "source", "site_id", "as_of"]  # fmt: skip
+OWNER_COLUMNS = ["firm_id", "land_user"]
 ZH = {
     "parcel_id": "宗地编号", "unit_id": "不动产单元号", "district": "区县", "park": "园区",
     "area_mu": "面积(亩)", "finding_codes": "认定规则", "idle_days": "闲置天数",
@@ -29,6 +32,7 @@ ZH = {
     "disposal": "处置建议代码", "disposal_zh": "处置建议", "source": "再利用来源",
     "site_id": "地块单元编号", "as_of": "数据截止日期", "rule": "规则", "figure": "数值",
     "unit": "单位", "comparator": "比较", "threshold": "阈值", "result": "结果", "note": "说明",
+    "firm_id": "企业代码", "land_user": "土地使用权人",
     "parcels_flagged": "认定宗地数", "idle_area_mu": "闲置面积(亩)",
     "low_efficiency_area_mu": "低效面积(亩)", "unsupplied_area_mu": "批而未供面积(亩)",
     "reusable_area_mu": "可再利用面积(亩)", "fees_due_wan_cny": "应缴闲置费(万元)",
@@ -73,7 +77,7 @@ def write_reuse_list(result: LandScan, folder: Path, as_of: str, lang: str = "en
     flagged = result.reuse_list.assign(as_of=as_of)
     table = pd.DataFrame(flagged[REUSE_COLUMNS]).round({"area_mu": 4, "fee_wan_cny": 4})
     _csv(table, folder / "reuse_list.csv", lang)
-    _csv(result.findings, folder / "findings.csv", lang)
+    _csv(finding_rows(result, as_of).drop(columns="geometry"), folder / "findings.csv", lang)
     _csv(district_totals(result, as_of), folder / "district_totals.csv", lang)
     if result.grades is not None:
         write_csv(result.grades.round(6).reset_index(), folder / "firm_grades.csv")
@@ -84,11 +88,28 @@ def write_reuse_list(result: LandScan, folder: Path, as_of: str, lang: str = "en
     write_gpkg(reuse_layers(result, as_of), folder / "reuse_list.gpkg", as_of)
 
 
+def finding_rows(result: LandScan, as_of: str) -> gpd.GeoDataFrame:
+    """Every rule checked on a parcel that was checked, with the parcel's owner and land user
+    and its geometry: what a bureau needs to act on a finding without joining tables."""
+    parcels = result.parcels.set_index("parcel_id")
+    owners = parcels[OWNER_COLUMNS].reindex(result.findings["parcel_id"]).reset_index(drop=True)
+    rows = pd.concat([result.findings.reset_index(drop=True), owners], axis=1)
+    geometry = parcels.geometry.reindex(result.findings["parcel_id"]).to_numpy()
+    return gpd.GeoDataFrame(rows.assign(as_of=as_of), geometry=geometry, crs=parcels.crs)
+
+
 def reuse_layers(result: LandScan, as_of: str) -> dict[str, gpd.GeoDataFrame]:
-    """The layers of the reuse list: flagged parcels, reuse sites, what exclusions removed."""
+    """The layers of the reuse list: findings, flagged parcels, reuse sites, what exclusions
+    removed."""
     flagged = result.reuse_list.assign(as_of=as_of)
+    per_parcel = flagged[[c for c in REUSE_COLUMNS if c != "as_of"]].set_index("parcel_id")
+    found = finding_rows(result, as_of)
+    found = found[found["result"] == "finding"].drop(columns="result")
+    extra = per_parcel.drop(columns=[c for c in per_parcel.columns if c in found.columns])
+    found = found.join(extra, on="parcel_id")
     return {
-        "findings": gpd.GeoDataFrame(flagged[[*REUSE_COLUMNS, "geometry"]], crs=flagged.crs),
+        "findings": found.reset_index(drop=True),
+        "flagged_parcels": gpd.GeoDataFrame(flagged[[*REUSE_COLUMNS, "geometry"]], crs=flagged.crs),
         "sites": result.sites.assign(as_of=as_of),
         "exclusions_applied": result.excluded.assign(as_of=as_of),
     }

@@ -127,7 +127,7 @@ def project(
 
 @router.get(
     "/v1/scenarios/{scenario_id}/reuse-list",
-    summary="Flagged parcels (or reuse sites) as GeoJSON",
+    summary="Findings, flagged parcels or reuse sites as GeoJSON",
     response_class=JSONResponse,
     responses={**FOUND, 200: {"content": {"application/geo+json": {}}}},
 )
@@ -136,7 +136,13 @@ def reuse_list(
     settings: SettingsDep,
     _: Viewer,
     scenario_id: str,
-    layer: Annotated[Literal["findings", "sites"], Query()] = "findings",
+    layer: Annotated[
+        Literal["findings", "flagged_parcels", "sites"],
+        Query(
+            description="findings: one feature per finding (rule, figure, unit, comparator, "
+            "threshold, firm, land user); flagged_parcels: one per parcel; sites: reuse sites."
+        ),
+    ] = "findings",
     crs: Annotated[
         str,
         Query(
