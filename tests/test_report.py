@@ -274,3 +274,62 @@ def test_tables_and_plots_match_the_result_files(solved):
     assert (
         again.exit_code == 0 and (solved["base"] / "again.html").read_text("utf-8") == html
     )  # no clock
+
+
+STALE_CACHE = """
+import glob, json, sys
+from matplotlib import font_manager
+path = glob.glob(sys.argv[1] + "/fontlist*.json")[0]
+cache = json.load(open(path))
+cache["ttflist"] = [f for f in cache["ttflist"] if "CJK" not in f["name"]]
+json.dump(cache, open(path, "w"))
+"""
+
+
+@pytest.mark.browser  # needs fonts-noto-cjk
+@pytest.mark.solver
+def test_a_font_cache_older_than_the_cjk_fonts_gives_no_warning_flood(solved, tmp_path):
+    """matplotlib's font cache built before fonts-noto-cjk was installed: the report finds
+    the fonts anyway and prints nothing (it printed about 2,400 warnings)."""
+    import subprocess
+    import sys
+
+    needs_browser()
+    env = {**os.environ, "MPLCONFIGDIR": str(tmp_path / "mpl")}
+    subprocess.run([sys.executable, "-c", STALE_CACHE, env["MPLCONFIGDIR"]], env=env, check=True)
+    cache = next((tmp_path / "mpl").glob("fontlist*.json")).read_text()
+    assert "Noto Sans CJK" not in cache  # stale: built as if before the fonts
+    cli = Path(sys.executable).with_name("allocator")
+    run = subprocess.run([str(cli), "report", str(solved["base"]), "--out", str(tmp_path / "r.html")],
+                         env=env, capture_output=True, text=True, check=True)  # fmt: skip
+    assert run.stderr == ""
+    assert "font-family: 'Noto Sans CJK SC'" in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.solver
+def test_without_any_cjk_font_one_line_says_so(solved, tmp_path, monkeypatch, caplog):
+    import warnings
+
+    from matplotlib import font_manager
+
+    from allocator.report import fonts, write_report
+
+    system = font_manager.findSystemFonts
+    monkeypatch.setattr(font_manager, "findSystemFonts",
+                        lambda *a, **k: [p for p in system(*a, **k) if "CJK" not in p])  # fmt: skip
+    kept = font_manager.fontManager.ttflist
+    monkeypatch.setattr(
+        font_manager.fontManager, "ttflist", [f for f in kept if "CJK" not in f.name]
+    )
+    fonts.families.cache_clear()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            write_report(solved["base"], "zh", None, tmp_path / "r.html")
+        assert fonts.families() == ("DejaVu Sans",)
+    finally:
+        fonts.families.cache_clear()
+    assert [w for w in caught if "Glyph" in str(w.message)] == []
+    said = [r.getMessage() for r in caplog.records if r.name == "allocator.report.fonts"]
+    assert len(said) == 1 and "no CJK font found" in said[0]
+    assert "font-family: 'DejaVu Sans'" in (tmp_path / "r.html").read_text(encoding="utf-8")

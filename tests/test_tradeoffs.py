@@ -87,3 +87,93 @@ def test_weight_on_a_knife_edge(case):
     r = x_against_y(case, 119.5)
     assert (r["lower"], r["upper"]) == (0.2, 1.0)
     assert r["solves"] == 3  # 0.21 and 1.0 unchanged, 0.19 changed
+
+
+@pytest.fixture
+def stops_early(monkeypatch):
+    """The next solve stops (as at its time or gap limit) at a worse portfolio than the
+    optimum it would find: ``stops_early(keep)`` starts the projects in ``keep`` and no
+    other; the bound stays the optimum's, the status is ``feasible``."""
+    from dataclasses import replace
+
+    from allocator.backends.base import Backend, Status
+
+    real = Backend.solve
+
+    def arm(keep: set[str]) -> None:
+        def solve(self, lp, settings):
+            result = real(self, lp, settings)
+            monkeypatch.setattr(Backend, "solve", real)  # once
+            x = result.x.copy()
+            for j, name in enumerate(lp.col_names):
+                if name.startswith("s["):  # started by a year (one year in these cases)
+                    x[j] = float(name[2:].split(",")[0] in keep)
+            assert not lp.violations(x)
+            return replace(result, status=Status.FEASIBLE, x=x, objective=lp.objective(x),
+                           bound=result.objective)  # fmt: skip
+
+        monkeypatch.setattr(Backend, "solve", solve)
+
+    return arm
+
+
+def test_a_better_alternative_is_a_better_solution_not_a_contradiction(case, stops_early):
+    """The solve stops at B + D (85) of an optimum B + C (89). Alternative 1 is the solve's
+    portfolio; the better one found next is reported as such, and ``below_best`` is
+    measured from it, never negative."""
+    rows = [scored("B", 50, 45), scored("C", 50, 44), scored("D", 50, 40)]
+    path = case(rows, [("energy", 2027, "city", 100)], SETUP)
+    stops_early({"B", "D"})
+    found, _ = alternatives(path, count=3, within=0.06)
+    assert list(found["value_wan_cny"]) == [85, 89, 84]
+    assert list(found["better_than_solve"]) == [False, True, False]
+    assert found["status"].iloc[0] == "feasible"  # the solve's own status
+    assert list(found["below_best"]) == pytest.approx([4 / 89, 0, 5 / 89])
+
+
+def test_frontier_point_at_one_is_the_solve_and_a_better_one_below_is_named(case, stops_early):
+    """The solve stops at B alone (45) of an optimum B + C (90). At × 1 the frontier shows
+    the solve's portfolio; at × 0.9 (90 tce) B + D (75) is worth more: a better solution of
+    the same scenario, flagged; at × 1.1 the search starts from it and finds B + C."""
+    rows = [scored("B", 50, 45), scored("C", 50, 45), scored("D", 40, 30)]
+    path = case(rows, [("energy", 2027, "city", 100)], SETUP)
+    stops_early({"B"})
+    table = frontier(path, "energy", steps=3, low=0.9, high=1.1)
+    assert list(table["factor"]) == pytest.approx([0.9, 1.0, 1.1])
+    assert list(table["value_wan_cny"]) == [75, 45, 90]
+    assert list(table["better_than_solve"]) == [True, False, False]
+    assert list(table["approved"]) == [2, 1, 2] and table.at[1, "status"] == "feasible"
+
+
+def test_explain_reports_a_better_solution_and_intervals_not_a_negative_cost(case, stops_early):
+    """The solve stops at B + D (85) of an optimum B + C (89, its bound). Bringing C in finds
+    89: a better solution of the same scenario, at no cost. Without B the best is C + D
+    (84): the loss lies in [85 − 84, 89 − 84] = [1, 5] and is printed as that interval."""
+    from allocator.explain.whatif import what_it_would_take
+
+    rows = [scored("B", 50, 45), scored("C", 50, 44), scored("D", 50, 40)]
+    path = case(rows, [("energy", 2027, "city", 100)], SETUP)
+    stops_early({"B", "D"})
+    c = what_it_would_take(path, "C")
+    assert c["loss_wan_cny"] == 0 and c["better_solution_wan_cny"] == 89
+    assert "a better solution of the same scenario" in c["text"] and "-" not in c["text"]
+    stops_early({"B", "D"})
+    b = what_it_would_take(path, "B")
+    assert b["loss_interval_wan_cny"] == [1, 5]
+    assert "between 1 and 5 万元" in b["text"] and "C" in b["would_enter"]
+
+
+def test_supply_increase_words_say_what_a_stopped_search_established():
+    from allocator.explain.whatif import _increase_words
+
+    base = {"resource": "energy", "scope": "city", "years": [2027, 2028], "unit": "tce"}
+    stopped = {**base, "smallest_increase": 120.0, "lower_bound": 0.0, "status": "time_limit"}
+    text = _increase_words(stopped, 30)
+    assert "at least 0.00" not in text and "+0.00 to 120.00 tce a year in 2027–2028" in text
+    assert "stopped at its 30 s limit" in text
+    none = {**base, "smallest_increase": None, "lower_bound": 40.0, "status": "time_limit"}
+    assert "any that does is above 40.00 tce a year" in _increase_words(none, 30)
+    nothing = {**none, "lower_bound": 0.0}
+    assert "before finding an increase or proving that none will do" in _increase_words(nothing, 30)
+    proven = {**base, "smallest_increase": 120.0, "lower_bound": 120.0, "status": "optimal"}
+    assert _increase_words(proven, 30) == "energy city +120.00 tce a year in 2027–2028"

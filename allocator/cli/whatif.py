@@ -71,6 +71,9 @@ def frontier(
     target.parent.mkdir(parents=True, exist_ok=True)
     write_csv(table, target)
     out_console.print(table.to_string(index=False), markup=False, soft_wrap=True)
+    for factor in table.loc[table["better_than_solve"], "factor"]:
+        out_console.print(f"at × {factor:g} a portfolio worth more than the solve's was found: "
+                          "a better solution of the scenario itself, within the solve's gap")  # fmt: skip
     out_console.print(f"frontier in {target}")
 
 
@@ -98,6 +101,11 @@ def alternatives(
     write_csv(found, target / "alternatives.csv")
     write_csv(freq, target / "selection_frequency.csv")
     out_console.print(found.to_string(index=False), markup=False, soft_wrap=True)
+    first = found["value_wan_cny"].iloc[0]
+    for k, value in found.loc[found["better_than_solve"], ["alternative", "value_wan_cny"]].values:
+        out_console.print(f"alternative {k} is worth {value - first:,.0f} 万元 more than the solve's "
+                          "portfolio (alternative 1): a better solution of the same scenario, "
+                          "within the solve's gap")  # fmt: skip
     steady = int((freq["frequency"] == 1).sum())
     out_console.print(f"{steady} projects in every portfolio, "
                       f"{int(freq['frequency'].between(0, 1, inclusive='neither').sum())} in some; "

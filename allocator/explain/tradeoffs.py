@@ -2,8 +2,10 @@
 portfolios that differ.
 
 ``frontier``: the supply of one resource (every year and scope) scaled by factors from
-``low`` to ``high``, solved in increasing order, each warm-started from the previous
-solution (still feasible with more supply), so that the values found never decrease.
+``low`` to ``high``. The scenario itself is solved first, as ``allocator solve`` solves it,
+and is the point at factor 1; the others are solved in increasing order, each warm-started
+from the best solution so far (still feasible with more supply), so that the values found
+never decrease and never fall below the solve's above factor 1.
 
 ``weight_ranges``: for each bonus weight, the others fixed, the range over which the
 approved set stays optimal, by bisection to ``tol``. At a trial weight the scenario is
@@ -12,9 +14,10 @@ has changed when the solver finds a different approved set worth more than the b
 at that weight (``unproven`` counts the trials stopped by the limit, whose "unchanged" is not
 proven).
 
-``alternatives``: after the optimum V*, each next portfolio is the best one that differs
-from every earlier one in at least one approved project (a no-good cut on the approved set)
-and is worth at least (1 − within) × V*. Each is checked by the evaluator.
+``alternatives``: after the solve's portfolio V, each next portfolio is the best one that
+differs from every earlier one in at least one approved project (a no-good cut on the
+approved set) and is worth at least (1 − within) × V. Each is checked by the evaluator. One
+worth more than V is reported as a better solution of the same scenario.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from allocator.backends.base import Backend, Settings, get_backend
-from allocator.engine import Options, Run, decode, prepared, settings_of
+from allocator.engine import Options, Run, decode, prepared, settings_of, solve
 from allocator.errors import InputError
 from allocator.evaluate import evaluate
 from allocator.formulation.build import build_model
@@ -42,37 +45,82 @@ def approved_hash(ids: list[str]) -> str:
     return hashlib.sha256(";".join(sorted(ids)).encode()).hexdigest()[:16]
 
 
+def _point(prep: Prepared, backend: Backend, settings: Settings, resource: str, factor: float,
+           start: dict[str, float] | None) -> tuple[dict[str, object], dict[str, float] | None]:  # fmt: skip
+    """One frontier point: the scenario with ``resource`` × ``factor``, solved from ``start``;
+    its record and its solution by column name (None without one)."""
+    base = prep.supply
+    mine = (base["resource"] == resource).to_numpy()
+    supply = base.assign(amount=np.where(mine, base["amount"] * factor, base["amount"]))
+    scaled = replace(prep, supply=supply)
+    model = build_model(scaled)
+    result = backend.solve(model.lp, replace(settings, start=start))
+    record: dict[str, object] = {"factor": round(float(factor), 6),
+              "supply": round(float(supply.loc[mine, "amount"].sum()), 4),
+              "status": result.status.value, "value_wan_cny": None, "bound_wan_cny": result.bound,
+              "gap": result.gap, "used": None, "approved": None, "evaluator_ok": None,
+              "better_than_solve": False, "time_s": round(result.time_s, 3)}  # fmt: skip
+    if result.x is None:
+        return record, None
+    alloc = decode(model, result.x)
+    check = evaluate(scaled, alloc)
+    used = check.resources.loc[check.resources["resource"] == resource, "used"].sum()
+    record.update(value_wan_cny=round(check.objective, 4), used=round(float(used), 4),
+                  approved=len(alloc.starts), evaluator_ok=check.ok)  # fmt: skip
+    return record, model.lp.named(result.x)
+
+
 def frontier(inputs: Inputs, resource: str, steps: int, low: float, high: float,
              options: Options = Options()) -> pd.DataFrame:  # fmt: skip
+    """The value over ``steps`` levels of one resource's supply (module docstring). The
+    scenario itself is solved first, as ``allocator solve`` does: the point at factor 1 is
+    that solution, the points above start from it, and a point below it worth more is a
+    better solution of the same scenario (``better_than_solve``), never a contradiction."""
     if resource not in inputs.scenario.resources:
         rule = f"is not declared in {inputs.label('scenario')}; declared: {sorted(inputs.scenario.resources)}"  # fmt: skip
         raise InputError([Problem("request", rule, field="resource", value=resource)])
-    prep, _ = prepared(inputs, options)
-    backend = get_backend(options.backend or prep.scenario.solver.backend)
-    base = prep.supply
-    mine = (base["resource"] == resource).to_numpy()
-    start: dict[str, float] | None = None
+    options.say("the scenario as it is")
+    run = solve(inputs, options)
+    run.solution()  # no solution: nothing to vary (the error says why)
+    assert run.result.x is not None and run.evaluation is not None
+    value = run.evaluation.objective
+    backend = get_backend(run.backend)
     rows = []
-    for i, factor in enumerate(np.linspace(low, high, steps)):
+    best: tuple[float, dict[str, float]] | None = None  # feasible for every larger factor
+    crossed = False
+    for i, factor in enumerate(float(f) for f in np.linspace(low, high, steps)):
         options.say(f"{resource} × {factor:.3f} ({i + 1}/{steps})")
-        supply = base.assign(amount=np.where(mine, base["amount"] * factor, base["amount"]))
-        scaled = replace(prep, supply=supply)
-        model = build_model(scaled)
-        result = backend.solve(model.lp, replace(settings_of(prep.scenario, options), start=start))
-        record = {"factor": round(float(factor), 6),
-                  "supply": round(float(supply.loc[mine, "amount"].sum()), 4),
-                  "status": result.status.value, "value_wan_cny": None, "bound_wan_cny": result.bound,
-                  "gap": result.gap, "used": None, "approved": None, "evaluator_ok": None,
-                  "time_s": round(result.time_s, 3)}  # fmt: skip
-        if result.x is not None:
-            alloc = decode(model, result.x)
-            check = evaluate(scaled, alloc)
-            used = check.resources.loc[check.resources["resource"] == resource, "used"].sum()
-            record.update(value_wan_cny=round(check.objective, 4), used=round(float(used), 4),
-                          approved=len(alloc.starts), evaluator_ok=check.ok)  # fmt: skip
-            start = model.lp.named(result.x)
+        if factor > 1.0 - 1e-9 and not crossed:
+            crossed = True
+            if best is None or value >= best[0]:
+                best = (value, run.model.lp.named(run.result.x))
+        if abs(factor - 1.0) < 1e-9:
+            rows.append(_solved_point(run, resource))
+            continue
+        record, found = _point(run.prep, backend, run.settings, resource, factor,
+                               None if best is None else best[1])  # fmt: skip
+        found_value = record["value_wan_cny"]
+        if found is not None and isinstance(found_value, float):
+            best = (found_value, found)
+            if factor < 1.0 and found_value > value + 1e-9 * abs(value):
+                record["better_than_solve"] = True
+                options.say(f"at × {factor:g} a portfolio worth {found_value - value:,.0f} 万元 "
+                            "more than the solve's: a better solution of the scenario itself")  # fmt: skip
         rows.append(record)
-    return pd.DataFrame(rows).astype({"approved": "Int64"})  # a count, also where none
+    return pd.DataFrame(rows).astype({"approved": "Int64"})
+
+
+def _solved_point(run: Run, resource: str) -> dict[str, object]:
+    """The frontier point at factor 1: the solve's own portfolio."""
+    assert run.evaluation is not None
+    supply, used = run.prep.supply, run.evaluation.resources
+    return {"factor": 1.0,
+            "supply": round(float(supply.loc[supply["resource"] == resource, "amount"].sum()), 4),
+            "status": run.result.status.value, "value_wan_cny": round(run.evaluation.objective, 4),
+            "bound_wan_cny": run.result.bound, "gap": run.result.gap,
+            "used": round(float(used.loc[used["resource"] == resource, "used"].sum()), 4),
+            "approved": len(run.starts), "evaluator_ok": run.evaluation.ok,
+            "better_than_solve": False, "time_s": round(run.times["solve_s"], 3)}  # fmt: skip
 
 
 def _with_cuts(
@@ -93,48 +141,65 @@ def _with_cuts(
 
 def alternatives(inputs: Inputs, count: int, within: float,
                  options: Options = Options()) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
-    """Up to ``count`` portfolios (the optimum first); and each project's selection
-    frequency across them."""
-    prep, _ = prepared(inputs, options)
-    backend = get_backend(options.backend or prep.scenario.solver.backend)
-    model = build_model(prep)
-    settings = settings_of(prep.scenario, options)
+    """Up to ``count`` portfolios, the solve's first (as ``allocator solve`` finds it); and
+    each project's selection frequency across them. A later one worth more than the first
+    is a better solution of the same scenario (``better_than_solve``), found within the
+    solve's gap; ``below_best`` is measured from the best found."""
+    options.say("alternative 1: the scenario as it is")
+    run = solve(inputs, options)
+    first = run.solution()
+    assert run.result.x is not None and run.evaluation is not None
+    model, prep, value = run.model, run.prep, run.evaluation.objective
+    backend = get_backend(run.backend)
     last_rows = model.s.drop_duplicates("project_id", keep="last")
     last, ids = last_rows["col"].to_numpy(), last_rows["project_id"].to_numpy()
     found: list[dict[str, object]] = []
     cuts: list[np.ndarray] = []
     sets: list[set[str]] = []
-    best = None
+    values: list[float] = []
     for k in range(count):
-        options.say(f"alternative {k + 1}/{count}")
-        lp = model.lp if best is None else _with_cuts(model.lp, cuts, last, (1 - within) * best)
-        result = backend.solve(lp, settings)
-        if result.x is None and best is None:  # no optimum: the error says why
-            Run(prep, model, result, settings, options).solution()
-        if result.x is None:
-            options.say(f"no further portfolio within {within:.2%} ({result.status.value})")
-            break
-        x = result.x[: model.lp.shape[1]]
-        alloc = decode(model, x)
-        check = evaluate(prep, alloc)
-        best = check.objective if best is None else best
+        if k == 0:
+            x, alloc, check, result = run.result.x, first, run.evaluation, run.result
+            took = run.times["solve_s"]
+        else:
+            options.say(f"alternative {k + 1}/{count}")
+            result = backend.solve(
+                _with_cuts(model.lp, cuts, last, (1 - within) * value), run.settings
+            )
+            if result.x is None:
+                options.say(f"no further portfolio within {within:.2%} ({result.status.value})")
+                break
+            x = result.x[: model.lp.shape[1]]
+            alloc = decode(model, x)
+            check = evaluate(prep, alloc)
+            took = result.time_s
         chosen = set(alloc.starts.index)
         cuts.append(x[last])
         sets.append(chosen)
+        values.append(check.objective)
+        better = check.objective > value + 1e-9 * abs(value)
+        if better:
+            options.say(f"alternative {k + 1} is worth {check.objective - value:,.0f} 万元 more than "
+                        f"the solve's portfolio (gap {run.result.gap or 0:.4%}): a better "
+                        "solution of the same scenario")  # fmt: skip
         found.append({"alternative": k + 1, "value_wan_cny": round(check.objective, 4),
-                      "below_best": round((best - check.objective) / abs(best), 8),
+                      "below_best": 0.0, "better_than_solve": better,
                       "status": result.status.value, "approved": len(chosen),
                       "approved_hash": approved_hash(sorted(chosen)), "evaluator_ok": check.ok,
                       "differs_from_previous": min((len(chosen ^ s) for s in sets[:-1]), default=None),
-                      "time_s": round(result.time_s, 3)})  # fmt: skip
+                      "time_s": round(took, 3)})  # fmt: skip
+    best = max(float(str(f["value_wan_cny"])) for f in found)
+    for f in found:
+        f["below_best"] = (
+            round((best - float(str(f["value_wan_cny"]))) / max(abs(best), 1.0), 8) + 0.0
+        )
     freq = pd.DataFrame({"project_id": ids,
                          "selected": [sum(p in s for s in sets) for p in ids]})  # fmt: skip
     freq["frequency"] = (freq["selected"] / max(len(sets), 1)).round(6)
     for j, s in enumerate(sets, start=1):
         freq[f"in_{j}"] = [int(p in s) for p in ids]
     table = pd.DataFrame(found)
-    if len(table):  # a count, none for the first
-        table["differs_from_previous"] = table["differs_from_previous"].astype("Int64")
+    table["differs_from_previous"] = table["differs_from_previous"].astype("Int64")
     return table, freq.sort_values(["frequency", "project_id"], ascending=[False, True],
                                                  ignore_index=True)  # fmt: skip
 

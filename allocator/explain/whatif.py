@@ -12,8 +12,13 @@ For a rejected project p, with V* the optimum:
   ``explain.time_limit_s``: a stopped one reports the δ found and the lower bound);
   "none" when no increase of that row alone will do (p also needs another row).
 
-For an approved project: what the portfolio would be worth without it (p locked out), and
+For an approved project: what the portfolio would lose without it (p locked out), and
 which projects would take its place. Times and statuses of every re-solve are reported.
+
+Every re-solve starts from the solve's portfolio (without p), so none reports less than it
+where that start is feasible. A loss is known only within the two solves' gaps: where that
+interval is wider than the 万元 printed, the words give the interval, not one figure; a
+re-solve worth more than the solve is a better solution of the same scenario, said so.
 """
 
 from __future__ import annotations
@@ -36,8 +41,17 @@ from models.result import SUPPLY_KEYS
 from models.tables import Problem
 
 
-def _solve(run: Run, lp: LinearProgram) -> SolveResult:
-    return get_backend(run.backend).solve(lp, run.settings)
+def _own(pid: str) -> tuple[str, ...]:
+    """The name prefixes of a project's columns: started, placed, new land."""
+    return (f"s[{pid},", f"y[{pid},", f"N[{pid},")
+
+
+def _solve(run: Run, lp: LinearProgram, pid: str) -> SolveResult:
+    """``lp`` solved from the solve's portfolio without ``pid`` (kept where it is feasible
+    and nothing better is found, so no re-solve reports less than it)."""
+    assert run.result.x is not None
+    start = {n: (0.0 if n.startswith(_own(pid)) else v) for n, v in lp.named(run.result.x).items()}
+    return get_backend(run.backend).solve(lp, replace(run.settings, start=start))
 
 
 def _figures(result: SolveResult) -> dict[str, Any]:
@@ -62,16 +76,46 @@ def _loss_interval(v0: float, b0: float, other: SolveResult) -> list[float]:
     return [round(max(v0 - (other.bound or found), 0.0), 4), round(b0 - found, 4)]
 
 
+def _amount(interval: list[float], found: float) -> str:
+    """A loss in words, as proven: one figure when both solves pin it to the 万元 printed,
+    else the interval and why."""
+    lo, hi = interval
+    if hi - lo < 0.5:
+        return f"{found:,.0f} 万元"
+    return (f"between {lo:,.0f} and {hi:,.0f} 万元 (the portfolios found differ by {found:,.0f}; "
+            "the solves stop within their gap, which leaves the rest unproven)")  # fmt: skip
+
+
+def _better(pid: str, how: str, v0: float, found: float, gap: float | None) -> str:
+    """A re-solve found more than the solve: say so, never a negative cost."""
+    shown = "" if gap is None else f", gap {gap:.4%}"
+    return (f"{how} {pid} a portfolio worth {found - v0:,.0f} 万元 more than the solve's was found "
+            f"({found:,.0f} against {v0:,.0f}{shown}): a better solution of the same scenario, "
+            "within the solve's gap")  # fmt: skip
+
+
 def _increase_words(i: dict[str, Any], limit: float) -> str:
+    """One supply increase in words: a figure where proven, an interval with its reason where
+    the search stopped, and what a search that found nothing did establish."""
     years = f"{i['years'][0]}" + (f"–{i['years'][-1]}" if len(i["years"]) > 1 else "")
     what = f"{i['resource']} {i['scope']}"
+    each = " a year" if len(i["years"]) > 1 else ""
+    lower = i["lower_bound"] or 0.0
     if i["smallest_increase"] is not None:
-        each = " a year" if len(i["years"]) > 1 else ""
-        proven = "" if i["status"] == "optimal" else f" (at most; at least {i['lower_bound']:,.2f})"
-        return f"{what} +{i['smallest_increase']:,.2f} {i['unit']}{each} in {years}{proven}"
+        if i["status"] == "optimal":
+            return f"{what} +{i['smallest_increase']:,.2f} {i['unit']}{each} in {years}"
+        return (f"{what} +{lower:,.2f} to {i['smallest_increase']:,.2f} {i['unit']}{each} in "
+                f"{years} (the smallest increase lies in this interval: the search stopped at "
+                f"its {limit:g} s limit)")  # fmt: skip
     if i["status"] == "infeasible":
         return f"{what} (no increase of it alone will do)"
-    return f"{what} (no increase found within {limit:g} s)"
+    if lower > 0:
+        return (f"{what} (no increase found within {limit:g} s; any that does is above "
+                f"{lower:,.2f} {i['unit']}{each})")  # fmt: skip
+    return (
+        f"{what} (the search stopped at its {limit:g} s limit before finding an increase "
+        "or proving that none will do)"
+    )
 
 
 def _without(run: Run, pid: str, out: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +126,7 @@ def _without(run: Run, pid: str, out: dict[str, Any]) -> dict[str, Any]:
     run.options.say(f"re-solving without {pid}")
     hi = lp.col_hi.copy()
     hi[cols] = 0.0
-    without = _solve(run, lp.with_bounds(lp.col_lo, hi))
+    without = _solve(run, lp.with_bounds(lp.col_lo, hi), pid)
     if without.x is None or without.objective is None:
         out.update(status="approved", text=f"without {pid} the scenario has no solution "
                    f"({without.status.value}): it is needed for the rules")  # fmt: skip
@@ -90,13 +134,23 @@ def _without(run: Run, pid: str, out: dict[str, Any]) -> dict[str, Any]:
     base_set, other = set(run.starts.index), set(decode(model, without.x).starts.index)
     v0, b0 = base.objective, base.bound if base.bound is not None else base.objective
     drop = v0 - without.objective
+    interval = _loss_interval(v0, b0, without)
+    entering = sorted(other - base_set)
+    if drop < 0:
+        text = _better(pid, "without", v0, without.objective, base.gap)
+    else:
+        text = f"without {pid} the portfolio would lose {_amount(interval, drop)}"
+    named = ", ".join(entering[:10]) + (
+        f" and {len(entering) - 10} more" if len(entering) > 10 else ""
+    )
+    text += f"; {len(entering)} other project(s) would take its place" + (
+        f": {named}" if named else ""
+    )
     out.update(
         status="approved", without=_figures(without),
-        loss_without_wan_cny=round(drop, 4),
-        loss_interval_wan_cny=_loss_interval(v0, b0, without),
-        would_enter=sorted(other - base_set), would_leave=sorted(base_set - other - {pid}),
-        text=f"without {pid} the portfolio would be worth {drop:,.0f} 万元 less; "
-             f"{len(other - base_set)} other project(s) would take its place",
+        loss_without_wan_cny=round(max(drop, 0.0), 4), loss_interval_wan_cny=interval,
+        better_solution_wan_cny=round(without.objective, 4) if drop < 0 else None,
+        would_enter=entering, would_leave=sorted(base_set - other - {pid}), text=text,
     )  # fmt: skip
     return out
 
@@ -110,7 +164,7 @@ def _increases(run: Run, pid: str, forced: LinearProgram, start: int,
     supply_index = {key: i for i, key in enumerate(map(tuple, model.buy[SUPPLY_KEYS].to_numpy()))}
     rows_of = supply_rows(prep, model)
     base_start = model.lp.named(base.x)
-    own = (f"s[{pid},", f"y[{pid},", f"N[{pid},")
+    own = _own(pid)
     settings = replace(run.settings, time_limit_s=prep.scenario.explain.time_limit_s)
     s_cols = {f"s[{pid},{t}]": float(t >= start)
               for t in model.s.loc[model.s["project_id"] == pid, "year"]}  # fmt: skip
@@ -164,31 +218,42 @@ def _bringing_in(run: Run, pid: str, out: dict[str, Any]) -> dict[str, Any]:
     hi[cols] = 1.0  # a lock-out is lifted: the question is what bringing it in costs
     lo[cols[-1]] = 1.0  # started by the last year of its window
     forced = lp.with_bounds(lo, hi)
-    within = _solve(run, forced)
+    within = _solve(run, forced, pid)
     fits = within.x is not None and within.objective is not None
     v0, b0 = base.objective, base.bound if base.bound is not None else base.objective
     loss: float | None = None
     alloc = run.allocation
     start = int(model.s.loc[model.s["col"] == cols[0], "year"].iloc[0])
+    interval: list[float] | None = None
     if within.x is not None and within.objective is not None:
         alloc = decode(model, within.x)
         start = int(alloc.starts[pid])
         loss = max(v0 - within.objective, 0.0)
+        interval = _loss_interval(v0, b0, within)
     assert alloc is not None
     base_set, other = set(run.starts.index), set(alloc.starts.index)
     increases = _increases(run, pid, forced, start, _short(run, pid, start, fits))
     value = float(prep.pairs.set_index(["project_id", "year"])["value_wan_cny"][(pid, start)])
     lines = [_increase_words(i, prep.scenario.explain.time_limit_s) for i in increases]
-    if loss is not None:
-        head = (f"bringing {pid} in (start {start}) costs the portfolio {loss:,.0f} 万元; it "
-                f"comes in if its value (now {value:,.0f} 万元) rises by {loss:,.0f} 万元")  # fmt: skip
+    if loss is not None and interval is not None and within.objective is not None:
+        if within.objective > v0:
+            head = _better(pid, "with", v0, within.objective, base.gap)
+        elif interval[1] - interval[0] < 0.5:
+            head = (f"bringing {pid} in (start {start}) costs the portfolio {loss:,.0f} 万元; it "
+                    f"comes in if its value (now {value:,.0f} 万元) rises by {loss:,.0f} 万元")  # fmt: skip
+        else:
+            head = (f"bringing {pid} in (start {start}) costs the portfolio "
+                    f"{_amount(interval, loss)}; it comes in if its value (now {value:,.0f} 万元) "
+                    f"rises by that much: {interval[1]:,.0f} 万元 is sure to bring it in")  # fmt: skip
     else:
         head = f"{pid} does not fit at all ({within.status.value} when locked in); it comes in"
     joiner = ", or" if loss is not None else ""
     out.update(
         status="rejected", start_year=start if fits else None, value_wan_cny=round(value, 4),
         with_project=_figures(within), loss_wan_cny=None if loss is None else round(loss, 4),
-        loss_interval_wan_cny=_loss_interval(v0, b0, within) if fits else None,
+        loss_interval_wan_cny=interval,
+        better_solution_wan_cny=round(within.objective, 4)
+        if within.objective is not None and within.objective > v0 else None,
         smallest_value_increase_wan_cny=None if loss is None else round(loss, 4),
         marginal_kind=marginal_prices(run)[1], supply_increases=increases,
         displaced=sorted(base_set - other) if fits else [],

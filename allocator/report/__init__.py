@@ -22,6 +22,7 @@ import jinja2
 import pandas as pd
 
 from allocator.compare import compare, load_result
+from allocator.report.fonts import families, quiet_glyphs
 from allocator.writers.files import write_text_atomic
 
 HERE = Path(__file__).parent
@@ -113,7 +114,8 @@ def _round_coords(text: str) -> str:
 
 def _svg(fig: Any) -> str:
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})  # no clock
+    with quiet_glyphs():
+        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})  # no clock
     import matplotlib.pyplot as plt
 
     plt.close(fig)
@@ -130,7 +132,7 @@ def _plt() -> Any:
     plt.rcParams.update({
         "svg.fonttype": "none",  # text stays text: the browser's fonts draw 中文
         "svg.hashsalt": "allocator",  # the same figure gives the same SVG
-        "font.family": ["Noto Sans CJK SC", "Noto Sans CJK JP", "DejaVu Sans", "sans-serif"],
+        "font.family": list(families()),
         "font.size": 9,
         "axes.spines.top": False,
         "axes.spines.right": False,
