@@ -13,6 +13,7 @@ from sqlalchemy.orm import sessionmaker
 
 from api import errors
 from api import schemas as s
+from api.housekeeping import clean_leftovers
 from api.limits import BodyLimit
 from api.routes import ROUTERS, docs
 from api.settings import ApiSettings
@@ -23,6 +24,9 @@ from api.worker import Dispatcher
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    for path in clean_leftovers(settings.data_dir):
+        print(f"allocator: removed {path.relative_to(settings.data_dir)}, left by a stopped server",
+              flush=True)  # fmt: skip
     engine = connect(settings.url)
     migrate(engine)
     sessions = sessionmaker(engine, expire_on_commit=False)

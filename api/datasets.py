@@ -181,25 +181,70 @@ def listing(session: Session, data_dir: Path, bundled_dir: Path) -> list[dict[st
     return [b.describe() for b in bundled(bundled_dir).values()] + stored
 
 
-def _unzip(archive: Path, into: Path, label: str) -> Path:
-    """Unpack a zipped Shapefile safely: no absolute paths, no `..`, no links; one .shp."""
+MAX_RATIO = 200  # unpacked / packed size of one archive member: beyond, a zip bomb
+
+
+def _unzip(archive: Path, into: Path, label: str, limit: int) -> Path:
+    """Unpack a zipped Shapefile safely: no absolute paths, no `..`, no links, no member
+    packed more than ``MAX_RATIO`` times, at most ``limit`` bytes unpacked — counted while
+    writing, so a member that lies about its size stops within a chunk of the limit; one
+    .shp."""
+
+    def over(size: int) -> InputError:
+        rule = f"unpacks to more than {size:,} bytes, over the server limit max_extracted_bytes"
+        return InputError([Problem(label, rule, field="max_extracted_bytes", value=str(limit))])
+
     try:
         with zipfile.ZipFile(archive) as zf:
-            for member in zf.infolist():
+            members = zf.infolist()
+            for member in members:
                 name = member.filename
                 mode = member.external_attr >> 16
                 if name.startswith(("/", "\\")) or ".." in Path(name).parts or ":" in name:
                     raise InputError([Problem(label, "member path leaves the archive", value=name)])
                 if stat.S_ISLNK(mode):
                     raise InputError([Problem(label, "member is a symbolic link", value=name)])
-            zf.extractall(into)
-    except zipfile.BadZipFile as exc:
-        raise InputError([Problem(label, f"not a zip archive: {exc}")]) from exc
+                if member.file_size > MAX_RATIO * max(member.compress_size, 1):
+                    rule = f"member is packed more than {MAX_RATIO} times (a zip bomb?)"
+                    raise InputError([Problem(label, rule, value=name)])
+            if sum(m.file_size for m in members) > limit:
+                raise over(limit)
+            written = 0
+            for member in members:
+                target = into / member.filename
+                if member.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(member) as source, target.open("wb") as sink:
+                    while chunk := source.read(2**20):
+                        written += len(chunk)
+                        if written > limit:
+                            raise over(limit)
+                        sink.write(chunk)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
+        raise InputError([Problem(label, f"not a readable zip archive: {exc}")]) from exc
     shps = sorted(p for p in into.rglob("*") if p.suffix.lower() == ".shp" and p.is_file())
     if len(shps) != 1:
         found = ", ".join(p.name for p in shps) or "none"
         raise InputError([Problem(label, f"must hold exactly one .shp file (found {found})")])
     return shps[0]
+
+
+def _scrubbed(exc: InputError, folder: Path, label: str) -> InputError:
+    """The problems with paths in the server's ``folder`` and the stored copy's name
+    replaced by the uploaded file's name: a message never shows where or how the server
+    keeps its files."""
+    roots = "|".join(re.escape(str(f)) for f in sorted({folder, folder.resolve()}, key=str))
+
+    def clean(text: str | None) -> str | None:
+        if text is None:
+            return None
+        text = re.sub(rf"(?:{roots})[^\s'\":,)]*", label, text)
+        return re.sub(r"\bds_[0-9a-f]{16}[\w.]*", label, text)  # the stored copy's name
+
+    return InputError([replace(p, file=clean(p.file) or label, rule=clean(p.rule) or "",
+                               value=clean(p.value)) for p in exc.problems])  # fmt: skip
 
 
 def _check_table(path: Path, kind: str, label: str) -> int:
@@ -246,6 +291,7 @@ def store_upload(
     key_id: str,
     layer: str | None = None,
     max_rows: dict[str, int] | None = None,
+    max_extracted: int = 2**30,
 ) -> tuple[Available, bool]:
     """Check an upload and store it under its content hash; (dataset, newly stored).
 
@@ -276,7 +322,7 @@ def store_upload(
         saved = tmp / f"{dataset_id}{suffix}"
         saved.write_bytes(content)
         if suffix == ".zip":
-            target = _unzip(saved, tmp / "shp", label)
+            target = _unzip(saved, tmp / "shp", label, max_extracted)
             saved.unlink()
         else:
             target = saved
@@ -292,6 +338,9 @@ def store_upload(
         final = root / dataset_id
         shutil.rmtree(final, ignore_errors=True)  # a folder left by an earlier failed commit
         tmp.rename(final)
+    except InputError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _scrubbed(exc, data_dir, label) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -23,8 +23,11 @@ def get_settings(request: Request) -> ApiSettings:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.sessions.begin() as session:
+    """A session committed after the route returns, rolled back if it raises. A route may
+    commit earlier (to release the connection, or to claim a row) and go on."""
+    with request.app.state.sessions() as session:
         yield session
+        session.commit()
 
 
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]

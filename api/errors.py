@@ -4,6 +4,7 @@ ours as 500 with an error id that the log repeats beside the traceback."""
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -29,16 +30,26 @@ def invalid(problems: list[Problem]) -> JSONResponse:
     return JSONResponse(body, status_code=422)
 
 
+def shown(value: Any) -> Any:
+    """A value as a 422 body can carry it: numbers that JSON cannot hold (NaN, infinity) and
+    strings that are no text (lone surrogates) as printable text; containers and bytes not
+    at all."""
+    if isinstance(value, dict | list | bytes):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")[:200]
+    return value
+
+
 async def _request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
     problems = []
     for e in exc.errors():
-        loc = [str(x) for x in e["loc"]]
-        value = e.get("input")
-        shown = None if isinstance(value, dict | list) else value
-        if isinstance(shown, bytes):
-            shown = None
-        problems.append({"loc": loc, "field": ".".join(loc[1:]) or loc[0], "value": shown,
-                         "rule": e["msg"], "message": f"{'.'.join(loc)}: {e['msg']}"})  # fmt: skip
+        loc = [shown(str(x)) for x in e["loc"]]
+        value = shown(e.get("input"))
+        problems.append({"loc": loc, "field": ".".join(loc[1:]) or loc[0], "value": value,
+                         "rule": shown(e["msg"]), "message": f"{'.'.join(loc)}: {e['msg']}"})  # fmt: skip
     body = {"message": f"invalid request: {len(problems)} problem(s)", "detail": problems}
     return JSONResponse(json.loads(json.dumps(body, default=str)), status_code=422)
 

@@ -29,6 +29,12 @@ def result_of(session: Session, settings: ApiSettings, scenario_id: str) -> tupl
     return job, settings.data_dir / "results" / job.result_hash
 
 
+def release(session: Session) -> None:
+    """End the request's transaction now, so that the slow reading that follows (a layer, a
+    report) holds no database connection; the request writes nothing after it."""
+    session.commit()
+
+
 def status_of(session: Session, job: Job) -> s.ScenarioStatus:
     result = session.get(Result, job.result_hash) if job.result_hash else None
     return s.ScenarioStatus.of(job, result)

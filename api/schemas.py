@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.store import Job, Result
 from models.result import Summary
@@ -65,10 +65,49 @@ ERRORS: dict[int | str, dict[str, Any]] = {  # the answers every /v1 route may g
 }
 
 
+MAX_DEPTH = 32  # a scenario nests a few levels: deeper is no scenario
+
+
+def _hostile(value: Any, depth: int = 0, where: str = "") -> str | None:
+    """Where ``value`` nests deeper than ``MAX_DEPTH`` or holds a string that is no text (a
+    lone surrogate), the place and why; else None."""
+    if depth > MAX_DEPTH:
+        return f"{where or 'body'}: nested deeper than {MAX_DEPTH} levels"
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{where or 'body'}: holds a lone surrogate (U+D800 to U+DFFF), not text"
+        return None
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        found = _hostile(str(key), depth + 1, where) or _hostile(
+            item, depth + 1, f"{where}.{key}".lstrip(".")
+        )
+        if found:
+            return found
+    return None
+
+
 class Submission(BaseModel):
     """Either a full scenario, or a base scenario with overrides merged onto it."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded(cls, data: Any) -> Any:
+        found = _hostile(data)
+        if found:
+            raise ValueError(found)
+        return data
+
     scenario: Scenario | None = Field(
         None,
         description="A full scenario (the schema of the YAML files; GET /v1/schema/scenario). "

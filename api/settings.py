@@ -38,6 +38,9 @@ class ApiSettings(BaseSettings):
     max_body_bytes: int = Field(64 * 2**20, gt=0, description="Largest request body (413 above).")
     max_projects: int = Field(50_000, gt=0, description="Most projects in one scenario (422).")
     max_parcels: int = Field(1_000_000, gt=0, description="Most parcels in one layer (422).")
+    max_extracted_bytes: int = Field(
+        2**30, gt=0, description="Largest unpacked size of an uploaded archive (422 above)."
+    )
     max_time_limit_s: float = Field(900.0, gt=0, description="Largest solver.time_limit_s (422).")
     max_job_wall_s: float = Field(
         7200.0, gt=0, description="A solve still running after this long is stopped and failed."

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pandas as pd
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from allocator.errors import InputError
@@ -122,6 +123,9 @@ def _document(session: Session, settings: ApiSettings, scenario: dict[str, Any] 
         rule = "`extends` names a file on the server; use `base` instead"
         raise InputError([Problem("scenario", rule, field="extends", value=str(doc["extends"]))])
     doc.pop("extends", None)
+    if not isinstance(doc.get("data") or {}, dict):
+        rule = "must be a mapping of table names to dataset ids"
+        raise InputError([Problem("scenario", rule, field="data", value=str(doc["data"])[:200])])
     given = dict(doc.get("data") or {})
     defaults = _as_ids(DataSources().model_dump(), settings.bundled_scenarios_dir, bundled_dir)
     doc["data"] = {**{k: v for k, v in defaults.items() if k not in given}, **given}
@@ -218,34 +222,54 @@ def _job(checked: Checked, stored: Result | None, key_id: str, callback_url: str
     )  # fmt: skip
 
 
+def _replay(session: Session, key: ApiKey, idempotency_key: str, request_sha: str) -> Job | None:
+    """The job first submitted with this idempotency key, if any (the same body only)."""
+    seen = session.get(Idempotency, (key.id, idempotency_key))
+    if seen is None:
+        return None
+    if seen.request_sha256 != request_sha:
+        rule = "was used before with a different request body"
+        raise InputError([Problem("request", rule, field="Idempotency-Key", value=idempotency_key)])
+    job = session.get(Job, seen.scenario_id)
+    assert job is not None  # a foreign key
+    return job
+
+
 def submit(session: Session, settings: ApiSettings, key: ApiKey, body: Submission,
            idempotency_key: str | None) -> tuple[Job, bool]:  # fmt: skip
     """A submission checked and queued (or served from the store); with an idempotency key
     used before for the same body, the first job. Returns the job and whether it is a
-    replay."""
+    replay. Retries racing with one idempotency key: the first to commit creates the job,
+    the others (refused by the key's primary key, or by SQLite's write lock) answer with
+    it."""
     raw = body.model_dump(mode="json", exclude_unset=True)
     request_sha = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
     if idempotency_key is not None:
-        seen = session.get(Idempotency, (key.id, idempotency_key))
-        if seen is not None:
-            if seen.request_sha256 != request_sha:
-                rule = "was used before with a different request body"
-                raise InputError([Problem("request", rule, field="Idempotency-Key",
-                                          value=idempotency_key)])  # fmt: skip
-            job = session.get(Job, seen.scenario_id)
-            assert job is not None  # a foreign key
-            return job, True
+        first = _replay(session, key, idempotency_key, request_sha)
+        if first is not None:
+            return first, True
     checked = check_submission(session, settings, key.id, body)
     stored = session.get(Result, checked.input_hash)
     job = _job(checked, stored, key.id, body.callback_url)
-    session.add(job)
-    session.flush()
-    if idempotency_key is not None:
-        session.add(Idempotency(key_id=key.id, idempotency_key=idempotency_key,
-                                request_sha256=request_sha, scenario_id=job.id, created_at=now()))  # fmt: skip
-    audit(session, key.id, "scenario.submit", job.id, base=body.base,
-          input_hash=checked.input_hash, projects=checked.projects,
-          served_from_store=stored is not None)  # fmt: skip
+    try:
+        session.add(job)
+        session.flush()
+        if idempotency_key is not None:
+            session.add(Idempotency(key_id=key.id, idempotency_key=idempotency_key,
+                                    request_sha256=request_sha, scenario_id=job.id, created_at=now()))  # fmt: skip
+        audit(session, key.id, "scenario.submit", job.id, base=body.base,
+              input_hash=checked.input_hash, projects=checked.projects,
+              served_from_store=stored is not None)  # fmt: skip
+        if idempotency_key is not None:
+            session.commit()  # the claim: here one of the racing retries wins
+    except (IntegrityError, OperationalError):
+        if idempotency_key is None:
+            raise
+        session.rollback()
+        first = _replay(session, key, idempotency_key, request_sha)
+        if first is None:
+            raise
+        return first, True
     return job, False
 
 

@@ -9,6 +9,7 @@ validation. Defaults marked *assumed* are not public local figures (see RULES.md
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -39,8 +40,11 @@ MAJOR_LEVELS = ("provincial", "municipal", "none")
 ZONE_LEVELS = ("national", "provincial", "other")
 
 
+NAME_PATTERN = r"^\w[\w.\-]{0,99}$"  # a folder name: no path, no leading dot
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Sector(Strict):
@@ -382,7 +386,7 @@ class Solver(Strict):
     time_limit_s: float = Field(60.0, gt=0, description="Wall-clock limit for the solve.")
     gap_rel: float = Field(1e-4, ge=0, le=1, description="Relative gap at which to stop.")
     threads: int = Field(1, ge=1, le=64, description="Solver threads (fixed for determinism).")
-    seed: int = Field(0, ge=0, description="Solver random seed.")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Solver random seed (a 32-bit integer).")
     cpsat_purchase_step: float = Field(
         1.0, gt=0, description="CP-SAT buys in multiples of this many units."
     )
@@ -408,7 +412,13 @@ class Explain(Strict):
 
 
 class Scenario(Strict):
-    name: str = Field("scenario", description="Short name, used in outputs.")
+    name: str = Field(
+        "scenario",
+        json_schema_extra={"pattern": NAME_PATTERN},
+        description="Short name, used in outputs and as the default output folder out/<name>: "
+        "1 to 100 letters (Chinese too), digits, `_`, `-` or `.`, the first a letter, digit "
+        "or `_`.",
+    )
     description: str = Field("", description="Free text for people.")
     as_of: dt.date = Field(dt.date(2026, 11, 1), description="Data vintage of the inputs.")
     extends: str | None = Field(None, description="Base scenario file this one changes.")
@@ -444,6 +454,16 @@ class Scenario(Strict):
     land: Land = Field(default_factory=Land, description="Land scan, reuse sites, placement.")
     solver: Solver = Field(default_factory=Solver, description="Backend and its limits.")
     explain: Explain = Field(default_factory=Explain, description="Marginal values, reasons.")
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not re.fullmatch(NAME_PATTERN, value):
+            raise ValueError(
+                "must be 1 to 100 letters (Chinese too), digits, `_`, `-` or `.`, the first a "
+                "letter, digit or `_`: it names the output folder out/<name>"
+            )
+        return value
 
     @field_validator("resources")
     @classmethod

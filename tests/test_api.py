@@ -182,6 +182,10 @@ def test_submit_poll_read_compare_and_serve_identical_inputs_from_the_store(serv
     assert abs(x - 495_000) < 1
     bad = service.client.get(f"/v1/scenarios/{sid}/reuse-list?crs=EPSG:0", headers=v)
     assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "crs"
+    # another body's CRS answered 500; the far side of an orthographic view gave Infinity
+    for crs in ("IAU_2015:30100", "+proj=ortho +lat_0=-60 +lon_0=-60"):
+        off = service.client.get(f"/v1/scenarios/{sid}/reuse-list", params={"crs": crs}, headers=v)
+        assert off.status_code == 422 and off.json()["detail"][0]["field"] == "crs", off.text
 
     again = service.submit({"base": "tiny"})
     assert again.json()["deduplicated"] is True and again.json()["status"] == "done"
@@ -529,7 +533,7 @@ def test_inline_tables_and_uploads_are_stored_by_content(service, bundled):
 
     parcels = gpd.read_file(bundled / "data" / "tiny" / "city.gpkg", layer="parcels")
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         shp = service.settings.data_dir / "shp"
         shp.mkdir()
         parcels.to_file(shp / "parcels.shp")
@@ -548,7 +552,7 @@ def test_inline_tables_and_uploads_are_stored_by_content(service, bundled):
 
 def _zip(members: dict[str, bytes], links: tuple[str, ...] = ()) -> bytes:
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in members.items():
             zf.writestr(name, data)
         for name in links:
@@ -621,3 +625,105 @@ def test_keys_create_command_makes_a_key_the_service_accepts(tmp_path, bundled, 
                            headers={"X-API-Key": key}).status_code == 403  # fmt: skip
     bad = CliRunner().invoke(cli, ["keys", "create", "--name", "x", "--role", "root"])
     assert bad.exit_code == 2 and "--role was 'root'" in bad.output
+
+
+def test_hostile_bodies_are_422_naming_the_place_never_500(idle):
+    """Each answered 500 before: NaN in a full scenario (the 422 could not be rendered), a
+    lone surrogate, overrides nested 300 deep, ``data`` given as a string."""
+    h = {**idle.h(), "Content-Type": "application/json"}
+    nested: dict[str, Any] = {"a": 1}
+    for _ in range(300):
+        nested = {"x": nested}
+    cases = {
+        '{"scenario": {"name": "x", "solver": {"gap_rel": NaN}}}': ("scenario.solver.gap_rel", "finite"),
+        '{"base": "\\ud800"}': ("body", "base: holds a lone surrogate"),
+        json.dumps({"base": "tiny", "overrides": nested}): ("body", "nested deeper than 32"),
+        json.dumps({"base": "tiny", "overrides": {"data": "x"}}): ("data", "must be a mapping"),
+        json.dumps({"base": "tiny", "overrides": {"solver": {"seed": 2**70}}}): ("solver.seed", "2147483647"),
+        json.dumps({"base": "tiny", "overrides": {"name": "../../etc"}}): ("name", "output folder"),
+    }  # fmt: skip
+    for raw, (field, rule) in cases.items():
+        answer = idle.client.post("/v1/scenarios", content=raw, headers=h)
+        assert answer.status_code == 422, (raw[:60], answer.text[:300])
+        (problem,) = answer.json()["detail"]
+        assert problem["field"] == field and rule in problem["rule"], (raw[:60], problem)
+    assert idle.client.get("/v1/scenarios", headers=idle.h()).json()["total"] == 0
+
+
+def test_zip_bombs_are_refused_before_they_are_written(tmp_path, bundled):
+    """A 4 MiB zip wrote 4 GiB before: a member packed more than 200 times, or archives
+    unpacking past max_extracted_bytes, are refused with nothing left on disk."""
+    import os
+
+    svc = Service(settings_for(tmp_path, bundled, max_extracted_bytes=300_000))
+    post = lambda data: svc.client.post("/v1/datasets", files={"file": ("parcels.zip", data)},  # noqa: E731
+                                        data={"kind": "parcels"}, headers=svc.h())  # fmt: skip
+    bomb = post(_zip({"p.shp": b"\0" * 10_000_000}))
+    assert (
+        bomb.status_code == 422 and "packed more than 200 times" in bomb.json()["detail"][0]["rule"]
+    )
+    noise = {f"p{i}.dbf": os.urandom(100_000) for i in range(4)}  # incompressible: 400 kB
+    big = post(_zip({"p.shp": b"x", **noise}))
+    problem = big.json()["detail"][0]
+    assert big.status_code == 422 and problem["field"] == "max_extracted_bytes"
+    assert problem["value"] == "300000" and "over the server limit" in problem["rule"]
+    assert list((tmp_path / "var" / "datasets").iterdir()) == []
+
+
+def test_upload_errors_never_show_the_servers_folders(idle):
+    broken = idle.client.post("/v1/datasets", files={"file": ("城区宗地.gpkg", b"not a geopackage")},
+                              data={"kind": "parcels"}, headers=idle.h())  # fmt: skip
+    assert broken.status_code == 422
+    text = broken.text
+    assert str(idle.settings.data_dir) not in text and ".upload-" not in text and "ds_" not in text
+    assert "城区宗地.gpkg" in text
+
+
+def test_a_restart_removes_what_a_killed_server_left(tmp_path, bundled):
+    import os
+
+    settings = settings_for(tmp_path, bundled)
+    data = settings.data_dir
+    old = [
+        data / "datasets" / ".upload-dead",
+        data / "results" / ".abc123.xyz",
+        data / "reports" / ".r.html.tmp",
+    ]
+    fresh = data / "datasets" / ".upload-busy"  # another server's upload in progress
+    for path in [*old, fresh]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".tmp":
+            path.write_text("half")
+        else:
+            path.mkdir()
+            (path / "part").write_bytes(b"\0" * 1000)
+    for path in old:
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    Service(settings)
+    assert [p.exists() for p in old] == [False, False, False] and fresh.exists()
+
+
+def test_racing_retries_with_one_idempotency_key_all_get_the_one_job(tmp_path, bundled):
+    """Ten retries at once with one Idempotency-Key: one job, ten identical answers (9 of
+    10 answered 500 before)."""
+    import concurrent.futures
+
+    import httpx
+
+    from tests.conftest import serving
+
+    svc = Service(settings_for(tmp_path, bundled))
+    headers = {**svc.h(), "Idempotency-Key": "wf-race"}
+    with serving(svc.app) as url:
+
+        def post(_: int) -> httpx.Response:
+            return httpx.post(
+                f"{url}/v1/scenarios", json={"base": "tiny"}, headers=headers, timeout=60
+            )
+
+        with concurrent.futures.ThreadPoolExecutor(10) as pool:
+            answers = list(pool.map(post, range(10)))
+    assert [a.status_code for a in answers] == [202] * 10, [a.text[:200] for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert sum(a.json()["replayed"] for a in answers) == 9
+    assert svc.client.get("/v1/scenarios", headers=svc.h("viewer")).json()["total"] == 1

@@ -171,8 +171,8 @@ def test_other_backend_same_optimum(small, tmp_path):
 @pytest.mark.slow
 def test_rerun_replaces_the_folder_whole(small, tmp_path):
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "stale.txt").write_text("old")
+    assert run("solve", small, "--out", out).exit_code == 0
+    (out / "stale.txt").write_text("old")  # in its own result folder: replaced whole
     assert run("solve", small, "--out", out).exit_code == 0
     assert not (out / "stale.txt").exists()
     assert not list(tmp_path.glob(".out.*"))  # no temporary folder left behind

@@ -5,7 +5,8 @@ Changed since, on purpose: the submission example named "energy cut" now cuts th
 supply; the summary names the encoding each CSV table was read in (``input_encodings``);
 the reuse list's ``findings`` layer is one feature per finding (with its figures, firm and
 land user) beside a new ``flagged_parcels`` layer, and the land settings gain
-``idle.unsupplied_days``."""
+``idle.unsupplied_days``; a scenario's ``name`` must be a folder name and its solver
+``seed`` a 32-bit integer (issue 24)."""
 
 from __future__ import annotations
 

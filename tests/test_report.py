@@ -6,14 +6,10 @@ them they skip with the reason, except under ALLOCATOR_REQUIRE_ALL=1 (CI), where
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,11 +17,10 @@ from typing import Any
 import pandas as pd
 import pyogrio
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
 from allocator.cli import app
-from tests.conftest import missing
+from tests.conftest import missing, serving
 from tests.test_api import Service, bundle, settings_for
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -187,24 +182,6 @@ def test_report_from_disk_in_chromium_with_the_network_blocked(solved, browser):
     page, errors, blocked = open_page(browser, (solved["base"] / "report.html").as_uri())
     check_page(page, errors, blocked, summary, "report-from-disk")
     assert page.locator("#compare tr.change-in").count() == 1
-
-
-@contextlib.contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """``app`` served on a free loopback port; its base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @pytest.mark.browser

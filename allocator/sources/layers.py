@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 import pyogrio
 
 from allocator.errors import InputError
@@ -95,6 +96,15 @@ def is_layer(spec: str) -> bool:
     return layer is not None or Path(path).suffix.lower() in {".gpkg", ".geojson", ".shp", ".zip"}
 
 
+def _layer(frame: pd.DataFrame, label: str) -> gpd.GeoDataFrame:
+    """``frame`` if it has geometries; a table read where a layer is expected is an error."""
+    if isinstance(frame, gpd.GeoDataFrame) and frame.active_geometry_name is not None:
+        return frame
+    rule = ("has no geometry: a table where a layer is expected (GeoPackage, GeoParquet, "
+            "zipped Shapefile or GeoJSON, with polygons)")  # fmt: skip
+    raise InputError([Problem(label, rule)])
+
+
 def read_layer(base: Path, spec: str) -> tuple[gpd.GeoDataFrame, str]:
     """Read one layer; return it and the name used in messages (``city.gpkg#parcels``)."""
     if is_database(spec):
@@ -106,7 +116,7 @@ def read_layer(base: Path, spec: str) -> tuple[gpd.GeoDataFrame, str]:
         raise InputError([Problem(label, f"file not found: {path}")])
     try:
         if path.suffix.lower() in (".parquet", ".geoparquet"):
-            return gpd.read_parquet(path), label
+            return _layer(gpd.read_parquet(path), label), label
         available = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
         if layer is None and len(available) > 1:
             raise InputError(
@@ -126,7 +136,7 @@ def read_layer(base: Path, spec: str) -> tuple[gpd.GeoDataFrame, str]:
                     )
                 ]
             )
-        return gpd.read_file(path, layer=layer, engine="pyogrio"), label
+        return _layer(gpd.read_file(path, layer=layer, engine="pyogrio"), label), label
     except InputError:
         raise
     except Exception as exc:  # the reader's own message says what is wrong with the file

@@ -3,7 +3,8 @@ or files at once.
 
 Output folders and files are written to a temporary sibling first and renamed into place,
 so a reader never sees a half-written result and a failed run leaves nothing behind. They
-get the modes of ordinary output (folders 0755, files 0644), not the temporary file's.
+get the modes of ordinary output (folders 0755, files 0644), not the temporary file's. A
+folder is replaced only when allocator wrote it (a ``.allocator`` marker file in it).
 JSON never holds NaN or Infinity: a figure that is not a number is written as null by its
 writer, with the reason beside it; one that slips through is a bug and raises.
 """
@@ -23,14 +24,40 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from allocator.errors import InputError
+from models.tables import Problem
+
 if TYPE_CHECKING:  # not imported to read a result folder (compare, report)
     import geopandas as gpd
 
 FOLDER_MODE, FILE_MODE = 0o755, 0o644
 
 
+MARKER = ".allocator"  # in every folder atomic_dir writes: the only folders it replaces
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value: Any) -> Any:
+    """A text cell that Excel or WPS would run as a formula (``=HYPERLINK(…)``, ``+``, ``-``,
+    ``@``, tab, CR first) gets a leading apostrophe, as OWASP recommends; numbers and other
+    text are unchanged.
+
+    >>> inert("=1+1"), inert("P-0173"), inert(-5.0)
+    ("'=1+1", 'P-0173', -5.0)
+    """
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """CSV for people and Excel: UTF-8 with BOM, fixed float format, no index."""
+    """CSV for people and Excel: UTF-8 with BOM, fixed float format, no index, text cells
+    made inert (``inert``)."""
+    text = [
+        c
+        for c in frame.columns
+        if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])
+    ]
+    if text:
+        frame = frame.assign(**{str(c): frame[c].map(inert) for c in text})
     frame.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
 
 
@@ -48,13 +75,35 @@ def write_text_atomic(target: Path, text: str) -> None:
     Path(tmp).replace(target)
 
 
+def ours(folder: Path) -> bool:
+    """Whether ``folder`` may be replaced: absent, empty, or written by allocator (its
+    marker file, or a ``summary.json`` of a result folder from before the marker)."""
+    if not folder.exists():
+        return True
+    if not folder.is_dir():
+        return False
+    return (
+        (folder / MARKER).is_file()
+        or (folder / "summary.json").is_file()
+        or not any(folder.iterdir())
+    )
+
+
 @contextlib.contextmanager
 def atomic_dir(target: Path) -> Iterator[Path]:
-    """Yield a fresh temporary folder; on success it replaces ``target`` in one rename."""
+    """Yield a fresh temporary folder; on success it replaces ``target`` in one rename.
+    A ``target`` that allocator did not write (``ours``) is refused before anything is
+    written: a mistyped ``--out`` never deletes somebody's folder."""
     target = target.resolve()
+    if not ours(target):
+        rule = (f"exists and is not a folder allocator wrote (no {MARKER} file in it), so it is "
+                "not replaced: name another output folder or remove it")  # fmt: skip
+        raise InputError([Problem(str(target), rule, field="out", value=str(target))])
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     tmp.chmod(FOLDER_MODE)  # mkdtemp makes it 0700
+    (tmp / MARKER).write_text("written by allocator: the next run into this folder replaces it\n")
+    (tmp / MARKER).chmod(FILE_MODE)
     try:
         yield tmp
     except BaseException:

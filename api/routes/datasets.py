@@ -37,7 +37,8 @@ def upload(
 ) -> s.DatasetInfo:
     limits = {"projects": settings.max_projects, "parcels": settings.max_parcels}
     found, new = store_upload(session, settings.data_dir, kind, file.filename or "upload",
-                              file.file.read(), key.id, layer, limits)  # fmt: skip
+                              file.file.read(), key.id, layer, limits,
+                              settings.max_extracted_bytes)  # fmt: skip
     if not new:
         response.status_code = 200
     return s.DatasetInfo(**found.describe())

@@ -5,12 +5,14 @@ file is read once per version (``_cached``)."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyproj
 from fastapi import APIRouter, HTTPException, Query, Response
@@ -18,10 +20,11 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from allocator.compare import compare
 from allocator.report import write_report
+from allocator.writers.files import write_text_atomic
 from api import schemas as s
 from api.deps import Planner, SessionDep, SettingsDep, Viewer
 from api.errors import invalid
-from api.jobs import result_of
+from api.jobs import release, result_of
 from models.result import Summary
 from models.tables import Problem
 
@@ -151,7 +154,7 @@ def reuse_list(
         ),
     ] = "EPSG:4490",
 ) -> Response:
-    _job, folder = result_of(session, settings, scenario_id)
+    job, folder = result_of(session, settings, scenario_id)
     gpkg = folder / "reuse_list.gpkg"
     if not gpkg.exists():
         raise HTTPException(404, f"scenario {scenario_id} has no parcel layer, so no reuse list")
@@ -160,8 +163,23 @@ def reuse_list(
     except pyproj.exceptions.CRSError:
         rule = "not a coordinate reference system pyproj knows"
         return invalid([Problem("request", rule, field="crs", value=crs)])
-    frame = gpd.read_file(gpkg, layer=layer, engine="pyogrio").to_crs(target)
-    return Response(frame.to_json(drop_id=True, ensure_ascii=False), media_type="application/geo+json")  # fmt: skip
+    key = hashlib.sha256(target.to_wkt().encode()).hexdigest()[:16]
+    cached = settings.data_dir / "geojson" / f"{job.result_hash}-{layer}-{key}.json"
+    release(session)
+    if not cached.exists():  # results never change: made once per layer and CRS
+        frame = gpd.read_file(gpkg, layer=layer, engine="pyogrio")
+        try:
+            frame = frame.to_crs(target)
+        except (pyproj.exceptions.ProjError, pyproj.exceptions.CRSError, ValueError):
+            frame, finite = frame.iloc[:0], False  # no transformation: another body's CRS
+        else:
+            finite = bool(np.isfinite(frame.total_bounds).all()) or frame.empty
+        if not finite:
+            rule = "the city's parcels cannot be expressed in it (another body, or out of its area)"
+            return invalid([Problem("request", rule, field="crs", value=crs)])
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(cached, frame.to_json(drop_id=True, ensure_ascii=False))
+    return FileResponse(cached, media_type="application/geo+json")
 
 
 @router.get(
@@ -179,6 +197,7 @@ def report(
 ) -> Response:
     job, folder = result_of(session, settings, scenario_id)
     target = settings.data_dir / "reports" / f"{job.result_hash}-{lang}.html"
+    release(session)
     if not target.exists():  # results never change: written once per language
         target.parent.mkdir(parents=True, exist_ok=True)
         write_report(folder, lang, None, target)
