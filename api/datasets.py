@@ -47,7 +47,7 @@ TABLES: dict[str, TableSpec] = {
 KINDS = (*TABLES, "parcels", "layer")  # layer: districts, park polygons, exclusions
 TABLE_SUFFIXES = (".csv", ".parquet", ".xlsx")
 LAYER_SUFFIXES = (".gpkg", ".parquet", ".geoparquet", ".zip", ".geojson")
-REF = re.compile(r"^(?P<id>[a-z][a-z0-9_]*\.[a-z0-9_]+|ds_[0-9a-f]{16})(?:#(?P<layer>[\w-]+))?$")
+REF = re.compile(r"\A(?P<id>[a-z][a-z0-9_]*\.[a-z0-9_]+|ds_[0-9a-f]{16})(?:#(?P<layer>[\w-]+))?\Z")
 REF_RULE = (
     "must be the id of a bundled or uploaded dataset (GET /v1/datasets), a layer as "
     "`<id>#<layer>`; paths and URLs are not accepted"

@@ -45,19 +45,25 @@ class BodyLimit:
             await self._refuse(send)
             return
         seen = 0
-        started = False
+        started = over = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
+                    over = True
                     raise TooLarge
             return message
 
         async def tracked(message: Message) -> None:
             nonlocal started
+            if over:  # the app caught the stopped read and answers (400): answer 413 instead
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await self._refuse(send)
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from api.store import Job, Result
 from models.result import Summary
@@ -53,12 +53,21 @@ class Problem(BaseModel):
     key: str | None = Field(None, description="The record's id (e.g. its project_id).")
 
 
+def _utc(value: dt.datetime) -> dt.datetime:
+    """Times are stored as naive UTC: answered with their offset (``…Z``)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+Utc = Annotated[dt.datetime, AfterValidator(_utc)]
+
+
 class Invalid(BaseModel):
     message: str
     detail: list[Problem]
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {  # the answers every /v1 route may give
+    400: {"model": Error, "description": "A body that is not JSON in UTF-8."},
     401: {"model": Error, "description": "No API key, or an unknown or revoked one."},
     403: {"model": Error, "description": "The key's role may not do this."},
     422: {"model": Invalid, "description": "Every problem with the request."},
@@ -197,9 +206,9 @@ class ScenarioStatus(BaseModel):
     base: str | None
     input_hash: str
     attempts: int
-    created_at: dt.datetime
-    started_at: dt.datetime | None
-    finished_at: dt.datetime | None
+    created_at: Utc
+    started_at: Utc | None
+    finished_at: Utc | None
     wall_s: float | None
     callback: dict[str, Any] | None = None
     summary: Summary | None = None
@@ -270,7 +279,7 @@ class DatasetInfo(BaseModel):
     rows: int | None
     layers: list[str]
     file: str
-    created_at: dt.datetime | None = None
+    created_at: Utc | None = None
 
 
 class DatabaseDataset(BaseModel):
@@ -289,8 +298,8 @@ class KeyInfo(BaseModel):
     id: str
     name: str
     role: str
-    created_at: dt.datetime
-    revoked_at: dt.datetime | None = None
+    created_at: Utc
+    revoked_at: Utc | None = None
 
 
 class KeyCreated(KeyInfo):

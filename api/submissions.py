@@ -28,7 +28,7 @@ from allocator.errors import InputError
 from allocator.inputs import Inputs, check_inputs, validated
 from allocator.sources import read_tables
 from allocator.sources.files import read_document
-from api.datasets import REF, REF_RULE, Available, lookup, store_upload
+from api.datasets import REF, REF_RULE, Available, bundled, lookup, store_upload
 from api.schemas import Submission
 from api.settings import ApiSettings
 from api.store import ApiKey, Idempotency, Job, Result, audit, now
@@ -128,6 +128,10 @@ def _document(session: Session, settings: ApiSettings, scenario: dict[str, Any] 
         raise InputError([Problem("scenario", rule, field="data", value=str(doc["data"])[:200])])
     given = dict(doc.get("data") or {})
     defaults = _as_ids(DataSources().model_dump(), settings.bundled_scenarios_dir, bundled_dir)
+    known = bundled(bundled_dir)  # an optional default the bundle lacks is none, not refused
+    missing = {k for k, v in defaults.items() if isinstance(v, str)
+               and k not in ("projects", "supplies") and v.partition("#")[0] not in known}  # fmt: skip
+    defaults = {k: None if k in missing else v for k, v in defaults.items()}
     doc["data"] = {**{k: v for k, v in defaults.items() if k not in given}, **given}
     return doc
 

@@ -6,6 +6,7 @@ one idle 20-mu site in park PK-A and two projects that compete for it.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import http.server
@@ -483,6 +484,10 @@ def test_limits_on_body_size_and_projects(tmp_path, bundled):
     assert big.status_code == 413 and "max_body_bytes = 2,000" in big.json()["detail"]
     many = svc.submit({"base": "tiny"})
     assert many.status_code == 422 and "max_projects = 1" in many.json()["detail"][0]["rule"]
+    # a chunked body (no Content-Length) over the limit: 413 too (it was 400)
+    chunked = svc.client.post("/v1/scenarios", content=(b" " * 500 for _ in range(10)),
+                              headers={**svc.h(), "Content-Type": "application/json"})  # fmt: skip
+    assert chunked.status_code == 413 and "max_body_bytes" in chunked.json()["detail"]
 
 
 def test_cors_is_off_unless_configured(tmp_path, bundled):
@@ -727,3 +732,27 @@ def test_racing_retries_with_one_idempotency_key_all_get_the_one_job(tmp_path, b
     assert len({a.json()["id"] for a in answers}) == 1
     assert sum(a.json()["replayed"] for a in answers) == 9
     assert svc.client.get("/v1/scenarios", headers=svc.h("viewer")).json()["total"] == 1
+
+
+def test_the_smaller_things_a_client_meets(idle, bundled):
+    """Times carry their offset; the 400 for a body that is not UTF-8 is documented; the
+    schema needs a key like every /v1 call; a dataset id with a trailing newline is no id;
+    a full scenario without ``data.parks`` is not refused for a default the bundle lacks."""
+    sid = idle.submit({"base": "tiny"}).json()["id"]
+    created = idle.client.get(f"/v1/scenarios/{sid}", headers=idle.h()).json()["created_at"]
+    assert created.endswith("Z") and dt.datetime.fromisoformat(created).tzinfo is not None
+    bad = idle.client.post("/v1/scenarios", content=b'{"base": "\xff"}',
+                           headers={**idle.h(), "Content-Type": "application/json"})  # fmt: skip
+    documented = idle.client.get("/openapi.json").json()["paths"]["/v1/scenarios"]["post"][
+        "responses"
+    ]
+    assert bad.status_code == 400 and "400" in documented
+    assert idle.client.get("/v1/schema/scenario").status_code == 401
+    assert idle.client.get("/v1/schema/scenario", headers=idle.h("viewer")).status_code == 200
+    newline = idle.submit({"base": "tiny", "overrides": {"data": {"projects": "tiny.projects\n"}}})
+    assert newline.status_code == 422 and newline.json()["detail"][0]["field"] == "data.projects"
+    full = yaml.safe_load((bundled / "scenarios" / "tiny.yaml").read_text(encoding="utf-8"))
+    full["data"] = {"projects": "tiny.projects", "supplies": "tiny.supplies", "firms": "tiny.firms"}
+    full["name"] = "no_parks"
+    accepted = idle.submit({"scenario": full})
+    assert accepted.status_code == 202, accepted.text

@@ -6,7 +6,8 @@ supply; the summary names the encoding each CSV table was read in (``input_encod
 the reuse list's ``findings`` layer is one feature per finding (with its figures, firm and
 land user) beside a new ``flagged_parcels`` layer, and the land settings gain
 ``idle.unsupplied_days``; a scenario's ``name`` must be a folder name and its solver
-``seed`` a 32-bit integer (issue 24)."""
+``seed`` a 32-bit integer; every /v1 route documents the 400 of a body that is not UTF-8
+JSON, and the scenario schema needs a key like the rest of /v1 (issue 24)."""
 
 from __future__ import annotations
 

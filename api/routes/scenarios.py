@@ -90,8 +90,8 @@ def cancel(session: SessionDep, key: Planner, scenario_id: str) -> s.ScenarioSta
     return status_of(session, job)
 
 
-@router.get("/v1/schema/scenario", summary="JSON Schema of a scenario")
-def scenario_schema() -> dict[str, Any]:
+@router.get("/v1/schema/scenario", summary="JSON Schema of a scenario", responses=s.ERRORS)
+def scenario_schema(_: Viewer) -> dict[str, Any]:
     from models.scenario import scenario_schema as schema
 
     return schema()
