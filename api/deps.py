@@ -45,6 +45,7 @@ def caller(
         raise HTTPException(401, "an API key is required (X-API-Key header or bearer token)",
                             headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
     row = find_key(session, token)
+    session.commit()  # no connection held while the route waits for a thread to run it
     if row is None:
         raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
     return row

@@ -13,6 +13,9 @@ asyncio clients (one httpx.AsyncClient, so one keep-alive connection, per client
    varying offset), allocations filtered by district and status=approved, one project
    by id (ids taken from the allocations), resources. The reuse-list GeoJSON is left out:
    it is a bulk export, not a hot read.
+3. Exports, cold: ``--export-clients`` (200) concurrent clients read the reuse-list GeoJSON
+   and the Chinese report of the same result, neither made before the phase starts (the
+   case that gave 56% errors before exports were made once and served as files).
 
 Each client sends its next request as soon as the last one is answered (closed loop), so
 requests/s is the throughput at that concurrency and latency includes queueing. Latency
@@ -184,6 +187,21 @@ class Plan:
         return name, f"{base}/resources"
 
 
+EXPORTS = ("reuse list", "report")
+
+
+@dataclass
+class Exports:
+    """The heavy reads of one result: its reuse-list GeoJSON and its report."""
+
+    scenario_id: str
+
+    def request(self, rng: random.Random) -> tuple[str, str]:
+        name = rng.choice(EXPORTS)
+        base = f"/v1/scenarios/{self.scenario_id}"
+        return name, f"{base}/reuse-list" if name == "reuse list" else f"{base}/report?lang=zh"
+
+
 def make_plan(client: httpx.Client, scenario_id: str) -> Plan:
     reply = client.get(f"/v1/scenarios/{scenario_id}/allocations", params={"limit": 5000})
     reply.raise_for_status()
@@ -219,7 +237,7 @@ def cpu_seconds(pid: int) -> float | None:
 async def run_client(
     client: httpx.AsyncClient,
     rng: random.Random,
-    plan: Plan | None,
+    plan: Plan | Exports | None,
     deadline: float,
     by_name: dict[str, Samples],
 ) -> None:
@@ -237,10 +255,17 @@ async def run_client(
             samples.latencies.append(elapsed)
         else:
             samples.failures[reply.status_code] += 1
+            if reply.status_code == 503:  # overloaded, as the server says: wait as it asks
+                await asyncio.sleep(float(reply.headers.get("Retry-After", "5")))
 
 
 async def phase(
-    base_url: str, key: str, clients: int, seconds: float, plan: Plan | None, server_pid: int
+    base_url: str,
+    key: str,
+    clients: int,
+    seconds: float,
+    plan: Plan | Exports | None,
+    server_pid: int,
 ) -> Result:
     """``clients`` closed-loop clients for ``seconds``; the mix if a plan is given, else /healthz."""
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
@@ -248,7 +273,7 @@ async def phase(
         httpx.AsyncClient(
             base_url=base_url,
             headers={"X-API-Key": key},
-            timeout=60,
+            timeout=300,
             limits=limits,
             trust_env=False,
         )
@@ -283,7 +308,9 @@ def row(name: str, samples: Samples, seconds: float, floor_p50: float | None) ->
             f"{(ms.size + failed) / seconds:,.0f}", ratio, str(failed)]  # fmt: skip
 
 
-def report(health: Result, mix: Result) -> str:
+def report(
+    health: Result, mix: Result, exports: Result | None = None, exports_clients: int = 0
+) -> str:
     floor = float(np.percentile(health.by_name["/healthz"].latencies, 50)) * 1000
     rows = [row("/healthz (alone)", health.by_name["/healthz"], health.seconds, None)]
     everything = Samples()
@@ -293,6 +320,10 @@ def report(health: Result, mix: Result) -> str:
         everything.latencies += samples.latencies
         everything.failures.update(samples.failures)
     rows.append(row("**mix (all of the above)**", everything, mix.seconds, floor))
+    if exports is not None:
+        for name in EXPORTS:
+            rows.append(row(f"{name} (cold, {exports_clients} clients)",
+                            exports.by_name.get(name, Samples()), exports.seconds, floor))  # fmt: skip
     head = ["endpoint", "requests", "p50 ms", "p95 ms", "p99 ms", "requests/s",
             "p50 / healthz p50", "non-200"]  # fmt: skip
     return table(head, rows)
@@ -315,6 +346,7 @@ class Run:
     plan: Plan
     health: Result
     mix: Result
+    exports: Result | None = None
     exit_code: int | None = None
     log_problems: list[str] = field(default_factory=list)
 
@@ -338,9 +370,14 @@ def measure(args: argparse.Namespace, data_dir: Path, log: IO[bytes]) -> Run:
         health = asyncio.run(phase(base_url, key, args.clients, args.seconds, None, proc.pid))
         note(f"measuring the read mix, {args.clients} clients, {args.seconds:g} s…")
         mix = asyncio.run(phase(base_url, key, args.clients, args.seconds, plan, proc.pid))
+        exports = None
+        if args.export_clients:
+            note(f"measuring exports (cold), {args.export_clients} clients, {args.seconds:g} s…")
+            exports = asyncio.run(phase(base_url, key, args.export_clients, args.seconds,
+                                        Exports(scenario_id), proc.pid))  # fmt: skip
     finally:
         code = stop_server(proc)
-    return Run(solved, plan, health, mix, code, log_problems(log))
+    return Run(solved, plan, health, mix, exports, code, log_problems(log))
 
 
 def note(text: str) -> None:
@@ -359,12 +396,13 @@ def print_run(args: argparse.Namespace, run: Run) -> None:
         for name, r in (("/healthz", health), ("mix", mix))
     )
     print(f"## Read latency of the scenario service ({args.scenario})\n")
-    print(report(health, mix))
+    print(report(health, mix, run.exports, args.export_clients))
     print(
         f"\nMachine: {machine()}; fastapi {version('fastapi')}, uvicorn {version('uvicorn')}, "
         f"httpx {version('httpx')}.\n"
         f"Run: `python -m benchmarks.api_latency --clients {args.clients} --seconds "
-        f"{args.seconds:g} --scenario {args.scenario}`: {args.clients} concurrent clients, "
+        f"{args.seconds:g} --scenario {args.scenario} --export-clients {args.export_clients}`: "
+        f"{args.clients} concurrent clients, "
         f"{args.seconds:g} s per phase ({health.seconds:.1f} s /healthz, {mix.seconds:.1f} s "
         f"mix); one uvicorn process on {HOST}, SQLite, access log on.\n"
         f"Solve: {run.solved}; {run.plan.rows:,} allocation rows, "
@@ -376,7 +414,11 @@ def print_run(args: argparse.Namespace, run: Run) -> None:
     for line in run.log_problems[:20]:
         print(f"    {line}")
     failures = {
-        name: dict(s.failures) for r in (health, mix) for name, s in r.by_name.items() if s.failures
+        name: dict(s.failures)
+        for r in (health, mix, run.exports)
+        if r is not None
+        for name, s in r.by_name.items()
+        if s.failures
     }
     if failures:
         print(f"Non-200 answers by status (0: no answer): {failures}")
@@ -387,6 +429,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase")
     parser.add_argument("--scenario", default="baseline", help="bundled scenario to solve")
+    parser.add_argument("--export-clients", type=int, default=200,
+                        help="clients of the cold exports phase (0: none)")  # fmt: skip
     parser.add_argument("--port", type=int, default=0, help="0: a free port")
     parser.add_argument("--data-dir", type=Path, help="kept (reruns skip the solve)")
     args = parser.parse_args()

@@ -756,3 +756,45 @@ def test_the_smaller_things_a_client_meets(idle, bundled):
     full["name"] = "no_parks"
     accepted = idle.submit({"scenario": full})
     assert accepted.status_code == 202, accepted.text
+
+
+@pytest.mark.solver
+def test_many_readers_of_a_report_not_yet_made_get_it_made_once(service, monkeypatch):
+    """Readers of a report or reuse list not made yet each made it, holding a database
+    connection meanwhile (56% errors at 200 readers): now one makes it, the others wait for
+    it, and none holds a connection during the work."""
+    import concurrent.futures
+    import threading
+
+    import httpx
+
+    import api.routes.results as results
+    from tests.conftest import serving
+
+    sid = service.submit({"base": "tiny"}).json()["id"]
+    assert service.wait(sid)["status"] == "done"
+    real, made = results.write_report, []
+    lock = threading.Lock()
+
+    def slow(*args: Any) -> Any:
+        with lock:
+            made.append(args[-1])
+        time.sleep(0.5)  # long enough for every reader to arrive while it is being made
+        return real(*args)
+
+    monkeypatch.setattr(results, "write_report", slow)
+    with serving(service.app) as url:
+
+        def get(i: int) -> httpx.Response:
+            path = "report" if i % 2 else "reuse-list"
+            return httpx.get(
+                f"{url}/v1/scenarios/{sid}/{path}", headers=service.h("viewer"), timeout=120
+            )
+
+        with concurrent.futures.ThreadPoolExecutor(30) as pool:
+            answers = list(pool.map(get, range(60)))
+    assert [a.status_code for a in answers] == [200] * 60
+    assert len(made) == 1
+    assert (
+        len({a.content for a in answers[1::2]}) == 1 and len({a.content for a in answers[::2]}) == 1
+    )

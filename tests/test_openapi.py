@@ -7,7 +7,8 @@ the reuse list's ``findings`` layer is one feature per finding (with its figures
 land user) beside a new ``flagged_parcels`` layer, and the land settings gain
 ``idle.unsupplied_days``; a scenario's ``name`` must be a folder name and its solver
 ``seed`` a 32-bit integer; every /v1 route documents the 400 of a body that is not UTF-8
-JSON, and the scenario schema needs a key like the rest of /v1 (issue 24)."""
+JSON, the scenario schema needs a key like the rest of /v1, and the report and reuse list
+may answer 503 with Retry-After while another request makes them (issue 24)."""
 
 from __future__ import annotations
 

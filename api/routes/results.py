@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -19,6 +20,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from allocator.compare import compare
+from allocator.errors import InputError
 from allocator.report import write_report
 from allocator.writers.files import write_text_atomic
 from api import schemas as s
@@ -30,12 +32,43 @@ from models.tables import Problem
 
 router = APIRouter(tags=["results"])
 FOUND = {**s.ERRORS, 404: {"model": s.Error}, 409: {"model": s.Error}}
+MADE = {
+    **FOUND,
+    503: {
+        "model": s.Error,
+        "description": "Being made for another request: retry after the Retry-After seconds.",
+    },
+}
 
 
 @functools.lru_cache(maxsize=128)
 def _read(path: Path, mtime_ns: int, parse: Callable[[Path], Any]) -> Any:
     del mtime_ns  # part of the key: a rewritten file is read again
     return parse(path)
+
+
+WAIT_S = 20.0  # longest wait for an export another request is making
+_MAKING: dict[Path, threading.Lock] = {}
+_MAKING_GUARD = threading.Lock()
+
+
+def made_once(target: Path, make: Callable[[Path], object]) -> None:
+    """``make(target)`` unless the file is there; requests for a file being made wait for
+    the one making it instead of each making it again (a report, a GeoJSON export), at most
+    ``WAIT_S``: then 503 with Retry-After, so that a crowd never holds every thread."""
+    if target.exists():
+        return
+    with _MAKING_GUARD:
+        lock = _MAKING.setdefault(target, threading.Lock())
+    if not lock.acquire(timeout=WAIT_S):
+        raise HTTPException(503, "being made for another request; retry shortly",
+                            headers={"Retry-After": "5"})  # fmt: skip
+    try:
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            make(target)
+    finally:
+        lock.release()
 
 
 def _cached(path: Path, parse: Callable[[Path], Any]) -> Any:
@@ -132,7 +165,7 @@ def project(
     "/v1/scenarios/{scenario_id}/reuse-list",
     summary="Findings, flagged parcels or reuse sites as GeoJSON",
     response_class=JSONResponse,
-    responses={**FOUND, 200: {"content": {"application/geo+json": {}}}},
+    responses={**MADE, 200: {"content": {"application/geo+json": {}}}},
 )
 def reuse_list(
     session: SessionDep,
@@ -166,7 +199,8 @@ def reuse_list(
     key = hashlib.sha256(target.to_wkt().encode()).hexdigest()[:16]
     cached = settings.data_dir / "geojson" / f"{job.result_hash}-{layer}-{key}.json"
     release(session)
-    if not cached.exists():  # results never change: made once per layer and CRS
+
+    def make(path: Path) -> None:
         frame = gpd.read_file(gpkg, layer=layer, engine="pyogrio")
         try:
             frame = frame.to_crs(target)
@@ -176,9 +210,10 @@ def reuse_list(
             finite = bool(np.isfinite(frame.total_bounds).all()) or frame.empty
         if not finite:
             rule = "the city's parcels cannot be expressed in it (another body, or out of its area)"
-            return invalid([Problem("request", rule, field="crs", value=crs)])
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(cached, frame.to_json(drop_id=True, ensure_ascii=False))
+            raise InputError([Problem("request", rule, field="crs", value=crs)])
+        write_text_atomic(path, frame.to_json(drop_id=True, ensure_ascii=False))
+
+    made_once(cached, make)  # results never change: made once per layer and CRS
     return FileResponse(cached, media_type="application/geo+json")
 
 
@@ -186,7 +221,7 @@ def reuse_list(
     "/v1/scenarios/{scenario_id}/report",
     summary="The result as one self-contained HTML page (map, charts, tables)",
     response_class=HTMLResponse,
-    responses=FOUND,
+    responses=MADE,
 )
 def report(
     session: SessionDep,
@@ -198,9 +233,7 @@ def report(
     job, folder = result_of(session, settings, scenario_id)
     target = settings.data_dir / "reports" / f"{job.result_hash}-{lang}.html"
     release(session)
-    if not target.exists():  # results never change: written once per language
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_report(folder, lang, None, target)
+    made_once(target, lambda path: write_report(folder, lang, None, path))  # once per language
     return FileResponse(target, media_type="text/html; charset=utf-8")
 
 
