@@ -146,6 +146,7 @@ def run(jobs: int, kills: int, seed: int, database_url: str | None, wait_s: floa
     figures = Figures(jobs=jobs)
     factors = {f"chaos-{i:03d}": round(0.80 + 0.4 * i / max(jobs - 1, 1), 4) for i in range(jobs)}
     answered: dict[str, str] = {}
+    sent: list[str] = []
     keys = list(factors)
     rounds = [keys[i::kills] for i in range(kills)] if kills else [keys]
     t0 = time.perf_counter()
@@ -154,11 +155,11 @@ def run(jobs: int, kills: int, seed: int, database_url: str | None, wait_s: floa
     with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30, trust_env=False) as c:
         for batch in rounds:
             wait_ready(c, server.proc)  # type: ignore[arg-type]
-            unanswered = [k for k in factors if k not in answered]
-            for k in unanswered:  # left unanswered by the last kill: sent again
-                if k not in batch:
-                    figures.resubmitted += 1
-            for k in [*[k for k in unanswered if k not in batch], *batch]:
+            unanswered = [k for k in sent if k not in answered]  # the last kill cut them off
+            figures.resubmitted += len(unanswered)
+            for k in [*unanswered, *batch]:
+                if k not in sent:
+                    sent.append(k)
                 found = submit(c, k, factors[k])
                 if found is not None:
                     answered[k] = found
