@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import re
 import shutil
 import stat
@@ -17,7 +18,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -184,7 +185,7 @@ def listing(session: Session, data_dir: Path, bundled_dir: Path) -> list[dict[st
 MAX_RATIO = 200  # unpacked / packed size of one archive member: beyond, a zip bomb
 
 
-def _unzip(archive: Path, into: Path, label: str, limit: int) -> Path:
+def _unzip(archive: IO[bytes], into: Path, label: str, limit: int) -> Path:
     """Unpack a zipped Shapefile safely: no absolute paths, no `..`, no links, no member
     packed more than ``MAX_RATIO`` times, at most ``limit`` bytes unpacked — counted while
     writing, so a member that lies about its size stops within a chunk of the limit; one
@@ -319,13 +320,11 @@ def store_upload(
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".upload-", dir=root))
     try:
-        saved = tmp / f"{dataset_id}{suffix}"
-        saved.write_bytes(content)
-        if suffix == ".zip":
-            target = _unzip(saved, tmp / "shp", label, max_extracted)
-            saved.unlink()
+        if suffix == ".zip":  # unpacked from memory: nothing is written before the checks
+            target = _unzip(io.BytesIO(content), tmp / "shp", label, max_extracted)
         else:
-            target = saved
+            target = tmp / f"{dataset_id}{suffix}"
+            target.write_bytes(content)
         if suffix in TABLE_SUFFIXES and kind in TABLES:
             rows, layers = _check_table(target, kind, label), list[str]()
         else:

@@ -10,6 +10,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from allocator.errors import InputError, internal_error
 from models.tables import Problem
@@ -59,6 +61,15 @@ async def _input_invalid(_: Request, exc: Exception) -> JSONResponse:
     return invalid(exc.problems)
 
 
+async def _busy(_: Request, exc: Exception) -> JSONResponse:
+    """The database could not be had in time (every pooled connection in use, or SQLite
+    locked by a writer): the client should retry, this is no bug."""
+    if isinstance(exc, OperationalError) and "locked" not in str(exc).lower():
+        return await _bug(_, exc)
+    body = {"detail": "the service is busy (no database connection free in time); retry"}
+    return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+
+
 async def _bug(_: Request, exc: Exception) -> JSONResponse:
     error_id = internal_error(exc)
     body: dict[str, Any] = {
@@ -72,4 +83,6 @@ async def _bug(_: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_invalid)  # type: ignore[arg-type]
     app.add_exception_handler(InputError, _input_invalid)
+    app.add_exception_handler(PoolTimeout, _busy)
+    app.add_exception_handler(OperationalError, _busy)
     app.add_exception_handler(Exception, _bug)

@@ -75,14 +75,19 @@ ERRORS: dict[int | str, dict[str, Any]] = {  # the answers every /v1 route may g
 
 
 MAX_DEPTH = 32  # a scenario nests a few levels: deeper is no scenario
+MAX_STRING = 10_000  # characters of one string: names, descriptions, table cells
 
 
 def _hostile(value: Any, depth: int = 0, where: str = "") -> str | None:
-    """Where ``value`` nests deeper than ``MAX_DEPTH`` or holds a string that is no text (a
-    lone surrogate), the place and why; else None."""
+    """Where ``value`` nests deeper than ``MAX_DEPTH`` or holds a string that is too long or
+    no text (a lone surrogate), the place and why; else None."""
     if depth > MAX_DEPTH:
         return f"{where or 'body'}: nested deeper than {MAX_DEPTH} levels"
     if isinstance(value, str):
+        if len(value) > MAX_STRING:
+            return (
+                f"{where or 'body'}: a string of {len(value):,} characters (at most {MAX_STRING:,})"
+            )
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:

@@ -78,13 +78,13 @@ class Server:
     log: IO[bytes]
     proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, run_worker: bool = True, extra: dict[str, str] | None = None) -> None:
         env = {**os.environ, "ALLOCATOR_DATA_DIR": str(self.root / "var"),
                "ALLOCATOR_DATABASE_URL": self.url,
                "ALLOCATOR_BUNDLED_DATA_DIR": str(self.root / "data"),
                "ALLOCATOR_BUNDLED_SCENARIOS_DIR": str(self.root / "scenarios"),
-               "ALLOCATOR_RUN_WORKER": "true", "ALLOCATOR_STALE_AFTER_S": "3",
-               "ALLOCATOR_POLL_INTERVAL_S": "0.2", "ALLOCATOR_MAX_ATTEMPTS": "20"}  # fmt: skip
+               "ALLOCATOR_RUN_WORKER": str(run_worker).lower(), "ALLOCATOR_STALE_AFTER_S": "3",
+               "ALLOCATOR_POLL_INTERVAL_S": "0.2", "ALLOCATOR_MAX_ATTEMPTS": "20", **(extra or {})}  # fmt: skip
         exe = str(Path(sys.executable).parent / "allocator")
         args = [exe, "serve", "--host", HOST, "--port", str(self.port)]
         self.proc = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT,

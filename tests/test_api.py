@@ -646,6 +646,7 @@ def test_hostile_bodies_are_422_naming_the_place_never_500(idle):
         json.dumps({"base": "tiny", "overrides": {"data": "x"}}): ("data", "must be a mapping"),
         json.dumps({"base": "tiny", "overrides": {"solver": {"seed": 2**70}}}): ("solver.seed", "2147483647"),
         json.dumps({"base": "tiny", "overrides": {"name": "../../etc"}}): ("name", "output folder"),
+        json.dumps({"base": "tiny", "overrides": {"description": "x" * 20_000}}): ("body", "overrides.description: a string of 20,000"),
     }  # fmt: skip
     for raw, (field, rule) in cases.items():
         answer = idle.client.post("/v1/scenarios", content=raw, headers=h)
@@ -653,6 +654,9 @@ def test_hostile_bodies_are_422_naming_the_place_never_500(idle):
         (problem,) = answer.json()["detail"]
         assert problem["field"] == field and rule in problem["rule"], (raw[:60], problem)
     assert idle.client.get("/v1/scenarios", headers=idle.h()).json()["total"] == 0
+    # a table named where a layer is expected was accepted (202), then failed in the worker
+    table = idle.submit({"base": "tiny", "overrides": {"data": {"parcels": "tiny.projects"}}})
+    assert table.status_code == 422 and "a table where a layer is expected" in table.text
 
 
 def test_zip_bombs_are_refused_before_they_are_written(tmp_path, bundled):
@@ -798,3 +802,35 @@ def test_many_readers_of_a_report_not_yet_made_get_it_made_once(service, monkeyp
     assert (
         len({a.content for a in answers[1::2]}) == 1 and len({a.content for a in answers[::2]}) == 1
     )
+
+
+def test_a_busy_database_is_503_with_retry_after_and_a_broken_one_a_500(idle, monkeypatch):
+    import sqlalchemy.exc
+
+    import api.deps
+
+    def pool_dry(*_args: Any) -> Any:
+        raise sqlalchemy.exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached")
+
+    def locked(*_args: Any) -> Any:
+        raise sqlalchemy.exc.OperationalError("SELECT", {}, Exception("database is locked"))
+
+    def broken(*_args: Any) -> Any:
+        raise sqlalchemy.exc.OperationalError("SELECT", {}, Exception("no such table: api_keys"))
+
+    client = TestClient(idle.app, raise_server_exceptions=False)
+    for cause, status in ((pool_dry, 503), (locked, 503), (broken, 500)):
+        monkeypatch.setattr(api.deps, "find_key", cause)
+        answer = client.get("/v1/datasets", headers=idle.h())
+        assert answer.status_code == status, answer.text
+        if status == 503:
+            assert answer.headers["Retry-After"] == "5" and "retry" in answer.json()["detail"]
+        else:
+            assert "error_id" in answer.json()
+
+
+def test_a_report_asked_for_too_early_is_a_page_that_looks_again(idle):
+    sid = idle.submit({"base": "tiny"}).json()["id"]  # no worker: it stays queued
+    page = idle.client.get(f"/v1/scenarios/{sid}/report", headers=idle.h("viewer"))
+    assert page.status_code == 409 and page.headers["content-type"].startswith("text/html")
+    assert 'http-equiv="refresh"' in page.text and "尚未生成" in page.text and sid in page.text

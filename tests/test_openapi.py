@@ -8,7 +8,8 @@ land user) beside a new ``flagged_parcels`` layer, and the land settings gain
 ``idle.unsupplied_days``; a scenario's ``name`` must be a folder name and its solver
 ``seed`` a 32-bit integer; every /v1 route documents the 400 of a body that is not UTF-8
 JSON, the scenario schema needs a key like the rest of /v1, and the report and reuse list
-may answer 503 with Retry-After while another request makes them (issue 24)."""
+may answer 503 with Retry-After while another request makes them; the report's 409 is a
+reloading HTML page (issue 24)."""
 
 from __future__ import annotations
 

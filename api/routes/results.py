@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import html
 import json
 import threading
 from collections.abc import Callable
@@ -221,7 +222,13 @@ def reuse_list(
     "/v1/scenarios/{scenario_id}/report",
     summary="The result as one self-contained HTML page (map, charts, tables)",
     response_class=HTMLResponse,
-    responses=MADE,
+    responses={
+        **MADE,
+        409: {
+            "content": {"text/html": {}},
+            "description": "Not done yet: a page that reloads itself.",
+        },
+    },
 )
 def report(
     session: SessionDep,
@@ -230,11 +237,25 @@ def report(
     scenario_id: str,
     lang: Annotated[Literal["zh", "en"], Query()] = "zh",
 ) -> Response:
-    job, folder = result_of(session, settings, scenario_id)
+    try:
+        job, folder = result_of(session, settings, scenario_id)
+    except HTTPException as exc:  # a person in a browser: a page that says so and looks again
+        if exc.status_code != 409:
+            raise
+        return HTMLResponse(_not_yet(str(exc.detail), lang), status_code=409)
     target = settings.data_dir / "reports" / f"{job.result_hash}-{lang}.html"
     release(session)
     made_once(target, lambda path: write_report(folder, lang, None, path))  # once per language
     return FileResponse(target, media_type="text/html; charset=utf-8")
+
+
+def _not_yet(detail: str, lang: str) -> str:
+    """The page of a report asked for before its scenario is done: it reloads every 10 s."""
+    words = "报告尚未生成：情景仍在计算中，本页每 10 秒自动刷新。" if lang == "zh" else (
+        "No report yet: the scenario is not done; this page looks again every 10 s.")  # fmt: skip
+    return (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+            '<meta http-equiv="refresh" content="10"><title>409</title></head>'
+            f"<body><p>{html.escape(words)}</p><p><code>{html.escape(detail)}</code></p></body></html>")  # fmt: skip
 
 
 @router.post("/v1/compare", summary="What moved between two scenarios", responses=FOUND)
