@@ -3,7 +3,7 @@ before the response, and the caller's API key with the role a route needs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security
@@ -22,9 +22,12 @@ def get_settings(request: Request) -> ApiSettings:
     return settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """A session committed after the route returns, rolled back if it raises. A route may
-    commit earlier (to release the connection, or to claim a row) and go on."""
+    commit earlier (to release the connection, or to claim a row) and go on. Async, so that
+    closing it (and giving its connection back) never waits for a free worker thread: with
+    every thread busy, a sync dependency's teardown would hold connections until the pool
+    runs dry."""
     with request.app.state.sessions() as session:
         yield session
         session.commit()

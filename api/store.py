@@ -132,9 +132,12 @@ def connect(url: str) -> Engine:
     foreign keys."""
     if url.startswith(("postgresql://", "postgres://")):  # psycopg 3 is the driver installed
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    pool = {"pool_size": 20, "max_overflow": 20}  # as many as the worker threads (40)
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        pool = {}  # one connection in memory: no pool to size
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        return create_engine(url, pool_pre_ping=True, **pool)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
