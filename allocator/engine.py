@@ -189,24 +189,27 @@ def decode(model: Model, x: np.ndarray) -> Allocation:
     return Allocation(starts, pd.Series(amounts, index=index), placed)
 
 
-def _explained(run: Run) -> None:
-    """The allocation, its check and the marginal values; or why there is none."""
+def _explained(run: Run, marginals: bool) -> None:
+    """The allocation, its check and (if asked) the marginal values; or why there is none."""
     prep, result, say = run.prep, run.result, run.options.say
     if result.x is not None:
         run.allocation = decode(run.model, result.x)
         say("checking the allocation against the tables")
         run.evaluation = evaluate(prep, run.allocation)
-        say("marginal values of the supply rows")
-        run.marginals = marginal_values(prep, run.model, result, run.settings, run.backend, say)
+        if marginals:
+            say("marginal values of the supply rows")
+            run.marginals = marginal_values(prep, run.model, result, run.settings, run.backend, say)
     elif result.status is Status.INFEASIBLE:
         say("infeasible: finding the rows that must give way")
         units = {k: r.unit for k, r in prep.scenario.resources.items()}
         run.diagnosis = diagnose(run.model, run.settings, run.backend, units)
 
 
-def solve(inputs: Inputs, options: Options = Options()) -> Run:
+def solve(inputs: Inputs, options: Options = Options(), marginals: bool = True) -> Run:
     """Run a scenario; raises ``InputError`` (with every problem) on bad input. A run
-    without a solution is returned with its status (``Run.solution`` says why)."""
+    without a solution is returned with its status (``Run.solution`` says why). Without
+    ``marginals`` the supply rows' marginal values are not computed (a what-if that only
+    starts from the portfolio does not read them)."""
     t0 = time.perf_counter()
     options.say("checking the projects against the rules")
     prep, scan_s = prepared(inputs, options)
@@ -221,7 +224,7 @@ def solve(inputs: Inputs, options: Options = Options()) -> Run:
     result = get_backend(name).solve(model.lp, settings)
     t3 = time.perf_counter()
     run = Run(prep, model, result, settings, options)
-    _explained(run)
+    _explained(run, marginals)
     run.times = {"load_s": t1 - t0, "scan_s": scan_s, "build_s": t2 - t1, "solve_s": t3 - t2,
                  "explain_s": time.perf_counter() - t3, "total_s": time.perf_counter() - t0}  # fmt: skip
     return run

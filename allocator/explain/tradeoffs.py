@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from allocator.backends.base import Backend, Settings, get_backend
-from allocator.engine import Options, Run, decode, prepared, settings_of, solve
+from allocator.backends.base import Backend, Settings, SolveResult, get_backend
+from allocator.engine import Options, Run, decode, solve
 from allocator.errors import InputError
-from allocator.evaluate import evaluate
+from allocator.evaluate import Evaluation, evaluate
 from allocator.formulation.build import build_model
 from allocator.formulation.program import LinearProgram
 from allocator.inputs import Inputs
@@ -43,6 +43,20 @@ from models.tables import Problem
 
 def approved_hash(ids: list[str]) -> str:
     return hashlib.sha256(";".join(sorted(ids)).encode()).hexdigest()[:16]
+
+
+def _record(factor: float, supply: float, result: SolveResult, check: Evaluation | None,
+            approved: int | None, resource: str, time_s: float) -> dict[str, object]:  # fmt: skip
+    """One row of the frontier: the supply level, the solve and the evaluator's figures."""
+    used = None
+    if check is not None:
+        used = round(float(check.resources.loc[check.resources["resource"] == resource, "used"].sum()), 4)  # fmt: skip
+    return {"factor": round(float(factor), 6), "supply": round(float(supply), 4),
+            "status": result.status.value,
+            "value_wan_cny": None if check is None else round(check.objective, 4),
+            "bound_wan_cny": result.bound, "gap": result.gap, "used": used, "approved": approved,
+            "evaluator_ok": None if check is None else check.ok, "better_than_solve": False,
+            "time_s": round(time_s, 3)}  # fmt: skip
 
 
 def _point(prep: Prepared, backend: Backend, settings: Settings, resource: str, factor: float,
@@ -55,18 +69,12 @@ def _point(prep: Prepared, backend: Backend, settings: Settings, resource: str, 
     scaled = replace(prep, supply=supply)
     model = build_model(scaled)
     result = backend.solve(model.lp, replace(settings, start=start))
-    record: dict[str, object] = {"factor": round(float(factor), 6),
-              "supply": round(float(supply.loc[mine, "amount"].sum()), 4),
-              "status": result.status.value, "value_wan_cny": None, "bound_wan_cny": result.bound,
-              "gap": result.gap, "used": None, "approved": None, "evaluator_ok": None,
-              "better_than_solve": False, "time_s": round(result.time_s, 3)}  # fmt: skip
+    amount = supply.loc[mine, "amount"].sum()
     if result.x is None:
-        return record, None
+        return _record(factor, amount, result, None, None, resource, result.time_s), None
     alloc = decode(model, result.x)
     check = evaluate(scaled, alloc)
-    used = check.resources.loc[check.resources["resource"] == resource, "used"].sum()
-    record.update(value_wan_cny=round(check.objective, 4), used=round(float(used), 4),
-                  approved=len(alloc.starts), evaluator_ok=check.ok)  # fmt: skip
+    record = _record(factor, amount, result, check, len(alloc.starts), resource, result.time_s)
     return record, model.lp.named(result.x)
 
 
@@ -80,7 +88,7 @@ def frontier(inputs: Inputs, resource: str, steps: int, low: float, high: float,
         rule = f"is not declared in {inputs.label('scenario')}; declared: {sorted(inputs.scenario.resources)}"  # fmt: skip
         raise InputError([Problem("request", rule, field="resource", value=resource)])
     options.say("the scenario as it is")
-    run = solve(inputs, options)
+    run = solve(inputs, options, marginals=False)
     run.solution()  # no solution: nothing to vary (the error says why)
     assert run.result.x is not None and run.evaluation is not None
     value = run.evaluation.objective
@@ -112,15 +120,10 @@ def frontier(inputs: Inputs, resource: str, steps: int, low: float, high: float,
 
 def _solved_point(run: Run, resource: str) -> dict[str, object]:
     """The frontier point at factor 1: the solve's own portfolio."""
-    assert run.evaluation is not None
-    supply, used = run.prep.supply, run.evaluation.resources
-    return {"factor": 1.0,
-            "supply": round(float(supply.loc[supply["resource"] == resource, "amount"].sum()), 4),
-            "status": run.result.status.value, "value_wan_cny": round(run.evaluation.objective, 4),
-            "bound_wan_cny": run.result.bound, "gap": run.result.gap,
-            "used": round(float(used.loc[used["resource"] == resource, "used"].sum()), 4),
-            "approved": len(run.starts), "evaluator_ok": run.evaluation.ok,
-            "better_than_solve": False, "time_s": round(run.times["solve_s"], 3)}  # fmt: skip
+    supply = run.prep.supply
+    amount = supply.loc[supply["resource"] == resource, "amount"].sum()
+    return _record(1.0, amount, run.result, run.evaluation, len(run.starts), resource,
+                   run.times["solve_s"])  # fmt: skip
 
 
 def _with_cuts(
@@ -146,7 +149,7 @@ def alternatives(inputs: Inputs, count: int, within: float,
     is a better solution of the same scenario (``better_than_solve``), found within the
     solve's gap; ``below_best`` is measured from the best found."""
     options.say("alternative 1: the scenario as it is")
-    run = solve(inputs, options)
+    run = solve(inputs, options, marginals=False)
     first = run.solution()
     assert run.result.x is not None and run.evaluation is not None
     model, prep, value = run.model, run.prep, run.evaluation.objective
@@ -188,11 +191,9 @@ def alternatives(inputs: Inputs, count: int, within: float,
                       "approved_hash": approved_hash(sorted(chosen)), "evaluator_ok": check.ok,
                       "differs_from_previous": min((len(chosen ^ s) for s in sets[:-1]), default=None),
                       "time_s": round(took, 3)})  # fmt: skip
-    best = max(float(str(f["value_wan_cny"])) for f in found)
-    for f in found:
-        f["below_best"] = (
-            round((best - float(str(f["value_wan_cny"]))) / max(abs(best), 1.0), 8) + 0.0
-        )
+    best = max(values)
+    for f, v in zip(found, values, strict=True):
+        f["below_best"] = round((best - v) / max(abs(best), 1.0), 8) + 0.0
     freq = pd.DataFrame({"project_id": ids,
                          "selected": [sum(p in s for s in sets) for p in ids]})  # fmt: skip
     freq["frequency"] = (freq["selected"] / max(len(sets), 1)).round(6)
@@ -259,16 +260,13 @@ def weight_ranges(inputs: Inputs, cap: float = 1.0, tol: float = 0.01,
     if unknown:
         rule = f"have no bonus weight in {scenario}; weighted: {sorted(sc.objective.bonus_weights)}"
         raise InputError([Problem("request", rule, field="criteria", value=",".join(unknown))])
-    prep, _ = prepared(inputs, options)
-    backend = get_backend(options.backend or sc.solver.backend)
-    settings = settings_of(sc, options)
-    model = build_model(prep)
-    base = backend.solve(model.lp, settings)
-    run = Run(prep, model, base, settings, options)
-    run.allocation = decode(model, base.x) if base.x is not None else None
+    run = solve(inputs, options, marginals=False)
     chosen = set(run.solution().starts.index)
+    prep, model, base, backend = run.prep, run.model, run.result, get_backend(run.backend)
     assert base.x is not None
-    trial = replace(settings, start=model.lp.named(base.x), time_limit_s=sc.explain.time_limit_s)
+    trial = replace(
+        run.settings, start=model.lp.named(base.x), time_limit_s=sc.explain.time_limit_s
+    )
     rows = []
     for criterion, weight in sorted(sc.objective.bonus_weights.items()):
         if only and criterion not in only:

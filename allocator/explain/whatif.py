@@ -76,11 +76,15 @@ def _loss_interval(v0: float, b0: float, other: SolveResult) -> list[float]:
     return [round(max(v0 - (other.bound or found), 0.0), 4), round(b0 - found, 4)]
 
 
+def _pinned(interval: list[float]) -> bool:
+    """Whether both solves pin a loss to the whole 万元 that is printed."""
+    return interval[1] - interval[0] < 0.5
+
+
 def _amount(interval: list[float], found: float) -> str:
-    """A loss in words, as proven: one figure when both solves pin it to the 万元 printed,
-    else the interval and why."""
+    """A loss in words, as proven: one figure when it is pinned, else the interval and why."""
     lo, hi = interval
-    if hi - lo < 0.5:
+    if _pinned(interval):
         return f"{found:,.0f} 万元"
     return (f"between {lo:,.0f} and {hi:,.0f} 万元 (the portfolios found differ by {found:,.0f}; "
             "the solves stop within their gap, which leaves the rest unproven)")  # fmt: skip
@@ -238,13 +242,12 @@ def _bringing_in(run: Run, pid: str, out: dict[str, Any]) -> dict[str, Any]:
     if loss is not None and interval is not None and within.objective is not None:
         if within.objective > v0:
             head = _better(pid, "with", v0, within.objective, base.gap)
-        elif interval[1] - interval[0] < 0.5:
-            head = (f"bringing {pid} in (start {start}) costs the portfolio {loss:,.0f} 万元; it "
-                    f"comes in if its value (now {value:,.0f} 万元) rises by {loss:,.0f} 万元")  # fmt: skip
         else:
+            rise = (f"{loss:,.0f} 万元" if _pinned(interval)
+                    else f"that much: {interval[1]:,.0f} 万元 is sure to bring it in")  # fmt: skip
             head = (f"bringing {pid} in (start {start}) costs the portfolio "
                     f"{_amount(interval, loss)}; it comes in if its value (now {value:,.0f} 万元) "
-                    f"rises by that much: {interval[1]:,.0f} 万元 is sure to bring it in")  # fmt: skip
+                    f"rises by {rise}")  # fmt: skip
     else:
         head = f"{pid} does not fit at all ({within.status.value} when locked in); it comes in"
     joiner = ", or" if loss is not None else ""

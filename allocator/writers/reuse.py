@@ -92,10 +92,12 @@ def finding_rows(result: LandScan, as_of: str) -> gpd.GeoDataFrame:
     """Every rule checked on a parcel that was checked, with the parcel's owner and land user
     and its geometry: what a bureau needs to act on a finding without joining tables."""
     parcels = result.parcels.set_index("parcel_id")
-    owners = parcels[OWNER_COLUMNS].reindex(result.findings["parcel_id"]).reset_index(drop=True)
-    rows = pd.concat([result.findings.reset_index(drop=True), owners], axis=1)
-    geometry = parcels.geometry.reindex(result.findings["parcel_id"]).to_numpy()
-    return gpd.GeoDataFrame(rows.assign(as_of=as_of), geometry=geometry, crs=parcels.crs)
+    of = parcels[[*OWNER_COLUMNS, "geometry"]].reindex(result.findings["parcel_id"])
+    rows = pd.concat([result.findings.reset_index(drop=True),
+                      pd.DataFrame(of[OWNER_COLUMNS]).reset_index(drop=True)], axis=1)  # fmt: skip
+    return gpd.GeoDataFrame(
+        rows.assign(as_of=as_of), geometry=of.geometry.to_numpy(), crs=parcels.crs
+    )
 
 
 def reuse_layers(result: LandScan, as_of: str) -> dict[str, gpd.GeoDataFrame]:
@@ -104,9 +106,9 @@ def reuse_layers(result: LandScan, as_of: str) -> dict[str, gpd.GeoDataFrame]:
     flagged = result.reuse_list.assign(as_of=as_of)
     per_parcel = flagged[[c for c in REUSE_COLUMNS if c != "as_of"]].set_index("parcel_id")
     found = finding_rows(result, as_of)
-    found = found[found["result"] == "finding"].drop(columns="result")
-    extra = per_parcel.drop(columns=[c for c in per_parcel.columns if c in found.columns])
-    found = found.join(extra, on="parcel_id")
+    found = (
+        found[found["result"] == "finding"].drop(columns="result").join(per_parcel, on="parcel_id")
+    )
     return {
         "findings": found.reset_index(drop=True),
         "flagged_parcels": gpd.GeoDataFrame(flagged[[*REUSE_COLUMNS, "geometry"]], crs=flagged.crs),
