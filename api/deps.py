@@ -3,10 +3,13 @@ before the response, and the caller's API key with the role a route needs."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import functools
+import inspect
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -23,14 +26,37 @@ def get_settings(request: Request) -> ApiSettings:
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
-    """A session committed after the route returns, rolled back if it raises. A route may
-    commit earlier (to release the connection, or to claim a row) and go on. Async, so that
-    closing it (and giving its connection back) never waits for a free worker thread: with
-    every thread busy, a sync dependency's teardown would hold connections until the pool
-    runs dry."""
+    """A session committed when the route returns (``Route``), rolled back if it raises. A
+    route may commit earlier (to release the connection, or to claim a row) and go on.
+    Async, so that closing it never waits for a free worker thread."""
     with request.app.state.sessions() as session:
         yield session
         session.commit()
+
+
+def _commits(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """``endpoint``, committing its session before it returns: FastAPI checks a sync route's
+    answer in a worker thread and only then closes the session, so under load every
+    connection would be held by answers waiting for a thread while every thread waits for a
+    connection (200 clients: all reads 503 after 30 s)."""
+    if "session" not in inspect.signature(endpoint).parameters or hasattr(endpoint, "commits"):
+        return endpoint
+
+    @functools.wraps(endpoint)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        answer = endpoint(*args, **kwargs)
+        kwargs["session"].commit()
+        return answer
+
+    run.commits = True  # type: ignore[attr-defined]
+    return run
+
+
+class Route(APIRoute):
+    """The routes of this service: each ends its transaction before its answer is checked."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, _commits(endpoint), **kwargs)
 
 
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]

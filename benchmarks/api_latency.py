@@ -9,10 +9,10 @@ printed), then runs two phases of ``--seconds`` each with ``--clients`` concurre
 asyncio clients (one httpx.AsyncClient, so one keep-alive connection, per client):
 
 1. ``GET /healthz`` only: the floor (HTTP, routing, the client itself), no database.
-2. A fixed, seeded mix of stored-result reads: summary, an allocations page (limit 100,
-   varying offset), allocations filtered by district and status=approved, one project
-   by id (ids taken from the allocations), resources. The reuse-list GeoJSON is left out:
-   it is a bulk export, not a hot read.
+2. A fixed, seeded mix of every read but the exports: the scenario's status, the scenario
+   list (limit 20), summary, an allocations page (limit 100, varying offset), allocations
+   filtered by district and status=approved, one project by id (ids taken from the
+   allocations), resources, the dataset list.
 3. Exports, cold: ``--export-clients`` (200) concurrent clients read the reuse-list GeoJSON
    and the Chinese report of the same result, neither made before the phase starts (the
    case that gave 56% errors before exports were made once and served as files).
@@ -57,7 +57,16 @@ from benchmarks.__main__ import machine, table
 
 HOST = "127.0.0.1"
 SEED = 20261125
-MIX = ("summary", "allocations page", "allocations filtered", "project", "resources")
+MIX = (
+    "status",
+    "scenario list",
+    "summary",
+    "allocations page",
+    "allocations filtered",
+    "project",
+    "resources",
+    "datasets",
+)
 
 
 @dataclass
@@ -174,6 +183,12 @@ class Plan:
     def request(self, rng: random.Random) -> tuple[str, str]:
         base = f"/v1/scenarios/{self.scenario_id}"
         name = rng.choice(MIX)
+        if name == "status":
+            return name, base
+        if name == "scenario list":
+            return name, "/v1/scenarios?limit=20"
+        if name == "datasets":
+            return name, "/v1/datasets"
         if name == "summary":
             return name, f"{base}/summary"
         if name == "allocations page":

@@ -834,3 +834,31 @@ def test_a_report_asked_for_too_early_is_a_page_that_looks_again(idle):
     page = idle.client.get(f"/v1/scenarios/{sid}/report", headers=idle.h("viewer"))
     assert page.status_code == 409 and page.headers["content-type"].startswith("text/html")
     assert 'http-equiv="refresh"' in page.text and "尚未生成" in page.text and sid in page.text
+
+
+@pytest.mark.solver
+def test_two_hundred_concurrent_readers_all_get_answers(service):
+    """200 readers at once of every result read: FastAPI checks a sync route's answer in a
+    worker thread before the session closes, so every connection was held by an answer
+    waiting for a thread while every thread waited for a connection (all 503 after 30 s)."""
+    import asyncio
+
+    import httpx
+
+    from tests.conftest import serving
+
+    sid = service.submit({"base": "tiny"}).json()["id"]
+    assert service.wait(sid)["status"] == "done"
+    project = service.client.get(f"/v1/scenarios/{sid}/allocations?limit=1", headers=service.h())
+    paths = [f"/v1/scenarios/{sid}{tail}" for tail in ("", "/summary", "/allocations",
+             "/resources", f"/projects/{project.json()['items'][0]['project_id']}")]  # fmt: skip
+
+    async def read_all(url: str) -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=200)
+        async with httpx.AsyncClient(base_url=url, headers=service.h("viewer"), timeout=120,
+                                     limits=limits) as client:  # fmt: skip
+            return await asyncio.gather(*(client.get(paths[i % 5]) for i in range(200)))
+
+    with serving(service.app) as url:
+        answers = asyncio.run(read_all(url))
+    assert [a.status_code for a in answers] == [200] * 200, {a.text[:100] for a in answers}

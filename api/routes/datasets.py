@@ -8,9 +8,9 @@ from fastapi import APIRouter, File, Form, HTTPException, Response, UploadFile
 
 from api import schemas as s
 from api.datasets import KINDS, listing, lookup, register_database, store_upload
-from api.deps import Admin, Planner, SessionDep, SettingsDep, Viewer
+from api.deps import Admin, Planner, Route, SessionDep, SettingsDep, Viewer
 
-router = APIRouter(tags=["datasets"])
+router = APIRouter(tags=["datasets"], route_class=Route)
 
 
 @router.post(

@@ -6,10 +6,10 @@ from fastapi import APIRouter, HTTPException
 from sqlalchemy import select
 
 from api import schemas as s
-from api.deps import Admin, SessionDep
+from api.deps import Admin, Route, SessionDep
 from api.store import ApiKey, audit, create_key, now
 
-router = APIRouter(tags=["keys"])
+router = APIRouter(tags=["keys"], route_class=Route)
 
 
 @router.post("/v1/keys", status_code=201, summary="Create an API key", responses=s.ERRORS)

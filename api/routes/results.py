@@ -25,13 +25,13 @@ from allocator.errors import InputError
 from allocator.report import write_report
 from allocator.writers.files import write_text_atomic
 from api import schemas as s
-from api.deps import Planner, SessionDep, SettingsDep, Viewer
+from api.deps import Planner, Route, SessionDep, SettingsDep, Viewer
 from api.errors import invalid
 from api.jobs import release, result_of
 from models.result import Summary
 from models.tables import Problem
 
-router = APIRouter(tags=["results"])
+router = APIRouter(tags=["results"], route_class=Route)
 FOUND = {**s.ERRORS, 404: {"model": s.Error}, 409: {"model": s.Error}}
 MADE = {
     **FOUND,

@@ -8,14 +8,14 @@ from fastapi import APIRouter, Body, Header, HTTPException, Query, Response
 from sqlalchemy import func, select
 
 from api import schemas as s
-from api.deps import Planner, SessionDep, SettingsDep, Viewer
+from api.deps import Planner, Route, SessionDep, SettingsDep, Viewer
 from api.jobs import cancel as cancel_job
 from api.jobs import job_of, status_of
 from api.store import Job
 from api.submissions import NotFound
 from api.submissions import submit as submit_job
 
-router = APIRouter(tags=["scenarios"])
+router = APIRouter(tags=["scenarios"], route_class=Route)
 
 
 @router.post(
