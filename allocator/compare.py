@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from allocator.writers.files import write_csv, write_json
+from allocator.writers.files import read_table, write_csv, write_json
 from models.result import SUPPLY_KEYS
 
 SIDES = ("a", "b")
@@ -35,10 +35,8 @@ def load_result(folder: Path) -> dict[str, Any]:
         )
     return {
         "summary": json.loads((folder / "summary.json").read_text(encoding="utf-8")),
-        "allocations": pd.read_csv(
-            folder / "allocations.csv", encoding="utf-8-sig", dtype={"site_id": str}
-        ),
-        "resources": pd.read_csv(folder / "resources.csv", encoding="utf-8-sig"),
+        "allocations": read_table(folder / "allocations.csv", {"site_id": str}),
+        "resources": read_table(folder / "resources.csv"),
     }
 
 

@@ -33,12 +33,11 @@ from allocator.inputs import Inputs
 from allocator.land.scan import LandScan, scan_land
 from allocator.marginals import marginal_values
 from allocator.prepare import Prepared, prepare
+from allocator.words import LANGS
 from models.backends import BACKENDS
 from models.result import Diagnosis
 from models.scenario import Scenario
 from models.tables import Problem
-
-LANGS = ("en", "zh")
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ class Options:
     time_limit_s: float | None = None  # default: the scenario's solver.time_limit_s
     start: Mapping[str, float] | None = None  # a known solution by column name
     cache: Path | None = None  # land-scan cache folder; None: scan every time
-    lang: Literal["en", "zh"] = "en"  # words in the outputs (the reuse list's headers)
+    lang: Literal["en", "zh"] | None = None  # default: the scenario's lang
     progress: Callable[[str], None] | None = None
 
     def say(self, message: str) -> None:
@@ -71,7 +70,7 @@ def check_options(options: Options) -> None:
     if limit is not None and not (math.isfinite(limit) and limit > 0):
         problems.append(Problem("options", "must be a positive number of seconds",
                                 field="time_limit_s", value=str(limit)))  # fmt: skip
-    if options.lang not in LANGS:
+    if options.lang is not None and options.lang not in LANGS:
         rule = f"must be one of {', '.join(LANGS)}"
         problems.append(Problem("options", rule, field="lang", value=str(options.lang)))
     if problems:
@@ -90,6 +89,11 @@ class Run:
     diagnosis: Diagnosis | None = None
     marginals: pd.DataFrame | None = None  # per supply row, see marginals.py
     times: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def lang(self) -> str:
+        """The language of the words in the outputs."""
+        return self.options.lang or self.prep.scenario.lang
 
     @property
     def backend(self) -> str:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, HTTPException, Request, Security
+from fastapi import Depends, HTTPException, Query, Request, Security
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from allocator.words import DEFAULT_LANG, LANGS
 from api.settings import ApiSettings
 from api.store import ROLES, ApiKey, find_key
 
@@ -59,6 +60,31 @@ class Route(APIRoute):
         super().__init__(path, _commits(endpoint), **kwargs)
 
 
+def request_lang(
+    request: Request,
+    lang: Annotated[
+        Literal["zh", "en"] | None,
+        Query(description="Language of labels and pages: zh or en (default: Accept-Language, "
+              "then zh)."),
+    ] = None,
+) -> str:  # fmt: skip
+    """``?lang=``, else the first of zh and en that Accept-Language prefers, else zh."""
+    if lang is not None:
+        return lang
+    wanted = []
+    for i, part in enumerate(request.headers.get("accept-language", "").split(",")):
+        tag, _, q = part.strip().partition(";q=")
+        primary = tag.split("-")[0].lower()
+        try:
+            weight = float(q) if q else 1.0
+        except ValueError:
+            continue
+        if primary in LANGS and 0 < weight <= 1:
+            wanted.append((-weight, i, primary))
+    return min(wanted)[2] if wanted else DEFAULT_LANG
+
+
+LangDep = Annotated[str, Depends(request_lang)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 

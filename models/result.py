@@ -59,6 +59,7 @@ class Summary(BaseModel):
     scenario: str
     as_of: str
     horizon: list[int]
+    lang: Literal["zh", "en"] = Field("zh", description="Language of the words in the files.")
     status: RunStatus
     message: str = ""
     objective_wan_cny: float | None = Field(None, description="Value of the written allocation.")

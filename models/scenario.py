@@ -420,6 +420,11 @@ class Scenario(Strict):
         "or `_`.",
     )
     description: str = Field("", description="Free text for people.")
+    lang: Literal["zh", "en"] = Field(
+        "zh",
+        description="Language of the words in the outputs (headers, labels, explanations): "
+        "zh (the default) or en; `--lang` overrides it.",
+    )
     as_of: dt.date = Field(dt.date(2026, 11, 1), description="Data vintage of the inputs.")
     extends: str | None = Field(None, description="Base scenario file this one changes.")
     data: DataSources = Field(default_factory=DataSources, description="Input files.")

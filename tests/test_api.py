@@ -164,6 +164,21 @@ def test_submit_poll_read_compare_and_serve_identical_inputs_from_the_store(serv
     assert [row["project_id"] for row in page["items"]] == ["P-2"] and page["total"] == 1
     first = service.client.get(f"/v1/scenarios/{sid}/allocations?limit=1", headers=v).json()
     assert first["next_offset"] == 1 and len(first["items"]) == 1
+    # labels in the language asked for (?lang=, then Accept-Language, then zh); codes stay
+    assert by_id["P-2"]["status_label"] == "未入选" and by_id["P-2"]["reason"] == "LEFT_OUT_BY_FIT"
+    english = {"Accept-Language": "en-GB,en;q=0.9,zh;q=0.5"}
+    for query, extra in (("?lang=en", {}), ("", english)):
+        got = service.client.get(f"/v1/scenarios/{sid}/projects/P-2{query}", headers={**v, **extra})
+        assert (
+            got.json()["status_label"] == "rejected" and got.json()["reason"] == "LEFT_OUT_BY_FIT"
+        )
+    chinese = service.client.get(
+        f"/v1/scenarios/{sid}/projects/P-2?lang=zh", headers={**v, **english}
+    )
+    assert chinese.json()["reason_label"] == "落选：要素组合容纳不下"
+    assert (
+        service.client.get(f"/v1/scenarios/{sid}/resources?lang=fr", headers=v).status_code == 422
+    )
     one = service.client.get(f"/v1/scenarios/{sid}/projects/P-2", headers=v).json()
     assert one["status"] == "rejected" and one["explanation"]
     assert one["explanation_detail"]["project_id"] == "P-2"

@@ -12,7 +12,9 @@ from typer.testing import CliRunner
 
 from allocator.cli import app
 from allocator.sample import generate
+from allocator.writers.files import read_table
 from tests.conftest import project, write_case
+from tests.test_words import scan_folder
 
 pytestmark = pytest.mark.solver
 
@@ -38,15 +40,19 @@ def test_sample_end_to_end_time_limited(sample_scenario, tmp_path):
     assert summary["evaluator"]["ok"] is True
     assert summary["objective_wan_cny"] == pytest.approx(summary["evaluator"]["objective_wan_cny"])
     assert summary["input_sha256"].keys() == {"projects", "firms", "supplies", "parks", "scenario"}
-    alloc = pd.read_csv(out / "allocations.csv", encoding="utf-8-sig")
+    alloc = read_table(out / "allocations.csv")
     assert len(alloc) == 1000
-    assert list(alloc.columns[:8]) == [
+    assert list(alloc.columns[:12]) == [
         "project_id",
         "name",
         "district",
+        "district_label",
         "sector",
+        "sector_label",
         "kind",
+        "kind_label",
         "status",
+        "status_label",
         "start_year",
         "value_wan_cny",
     ]
@@ -61,18 +67,20 @@ def test_sample_end_to_end_time_limited(sample_scenario, tmp_path):
         | (alloc.loc[alloc["status"] == "ineligible", "reason"] == "NOT_OFFERED")
     ).all()
     assert approved["start_year"].between(2027, 2029).all()
-    res = pd.read_csv(out / "resources.csv", encoding="utf-8-sig")
+    res = read_table(out / "resources.csv")
     assert (res["used"] <= res["supply"] + res["purchased"] + res["carried_in"] + 1e-6).all()
     assert (out / "eligibility.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     # Every supply row has its LP marginal values; every project a reason in words.
     assert res[["dual_fixed_int_wan_cny_per_unit", "dual_lp_wan_cny_per_unit"]].notna().all().all()
     assert (res["dual_lp_wan_cny_per_unit"] >= 0).all()
-    assert alloc["explanation"].str.len().gt(10).all()
+    assert alloc["explanation"].str.len().gt(5).all()
     outcompeted = alloc[alloc["reason"] == "OUTCOMPETED"]
-    assert outcompeted["explanation"].str.startswith("outcompeted").all()
+    assert outcompeted["explanation"].str.startswith("落选：价值").all()
     notes = json.loads((out / "explanations.json").read_text(encoding="utf-8"))
     assert [n["project_id"] for n in notes] == list(alloc["project_id"])
     recompute_explanations(notes, alloc, res)
+    # every file in Chinese: headers, labels of every code, sentences (tests/test_words.py)
+    assert scan_folder(out, "zh") == 9
     # validate runs the same checks and land scan as solve: the same counts
     checked = run("validate", path)
     assert checked.exit_code == 0, checked.output
@@ -336,8 +344,8 @@ def test_outputs_are_strict_json_integers_and_ordinary_modes(case_file, tmp_path
         assert file.stat().st_mode & 0o777 == 0o644, file.name
         if file.suffix == ".json":
             _strict(file.read_text(encoding="utf-8"))
-    alloc = pd.read_csv(out / "allocations.csv", encoding="utf-8-sig").set_index("project_id")
-    assert alloc.at["P-3", "reason_detail"] == "window 2030–2031 outside the horizon 2027–2027"
+    alloc = read_table(out / "allocations.csv").set_index("project_id")
+    assert alloc.at["P-3", "reason_detail"] == "申报年份 2030–2031 不在规划期 2027–2027 内"
     explained = tmp_path / "p1.json"
     assert run("explain", path, "P-1", "--out", explained).exit_code == 0
     assert _strict(explained.read_text(encoding="utf-8"))["status"] == "rejected"  # type: ignore[index]
@@ -347,6 +355,6 @@ def test_outputs_are_strict_json_integers_and_ordinary_modes(case_file, tmp_path
     frontier = tmp_path / "f.csv"  # at half the energy the lock cannot hold: no count there
     assert run("frontier", locked, "--resource", "energy", "--steps", "2", "--low", "0.5",
                "--high", "1", "--out", frontier).exit_code == 0  # fmt: skip
-    table = pd.read_csv(frontier, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    table = read_table(frontier, str, keep_default_na=False)
     assert list(table["status"]) == ["infeasible", "optimal"]
     assert list(table["approved"]) == ["", "1"]  # a count, not 1.0

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from allocator.cli import app
+from allocator.writers.files import read_table
 from tests.conftest import project, write_case
 
 pytestmark = pytest.mark.solver
@@ -39,7 +39,7 @@ def test_compare_two_scenarios(tmp_path, monkeypatch):
                               "moved_year_and_site": 0}  # fmt: skip
     (energy,) = diff["resources"]
     assert (energy["supply_delta"], energy["used_a"], energy["used_b"]) == (50, 100, 100)
-    table = pd.read_csv(folder / "projects.csv", encoding="utf-8-sig")
+    table = read_table(folder / "projects.csv")
     assert list(table["project_id"]) == ["C", "D"]
     # The two result folders compare the same way, now without solving.
     again = CliRunner().invoke(app, ["compare", "out/a", "out/b", "--out", "again"])

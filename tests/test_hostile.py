@@ -3,12 +3,12 @@ ours, names that are paths, non-finite numbers, cells that Excel would run as fo
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from allocator.cli import app
+from allocator.writers.files import read_table
 from tests.conftest import project
 
 ENERGY = [("land_quota", 2027, "xuecheng", 1000), ("energy", 2027, "city", 1000)]
@@ -89,9 +89,7 @@ def test_cells_excel_would_run_are_made_inert(case_file, tmp_path):
     path = case_file(rows, ENERGY)
     out = tmp_path / "out"
     assert run("solve", path, "--out", out).exit_code == 0
-    names = pd.read_csv(out / "allocations.csv", encoding="utf-8-sig", dtype=str).set_index(
-        "project_id"
-    )["name"]
+    names = read_table(out / "allocations.csv", str).set_index("project_id")["name"]
     assert names.to_dict() == {
         "P-1": "'" + formula,
         "P-2": "'+1-2",

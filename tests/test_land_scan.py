@@ -9,6 +9,7 @@ import pytest
 import shapely
 
 from allocator.errors import InputError
+from allocator.words import label
 from tests.conftest import project, scanned
 from tests.landkit import X0, Y0, H, W, cell, firm, land_scenario, parcel, write_city
 
@@ -64,7 +65,7 @@ def test_idle_not_started_thresholds(tmp_path):
     assert p.at["P365", "fee_wan_cny"] == pytest.approx(40.0)  # 20% of 200 万元
     assert not p.at["P729", "recoverable"] and p.at["P730", "recoverable"]
     assert p.at["P729", "disposal"] == "collect_fee" and p.at["P730", "disposal"] == "recover_free"
-    assert p.at["P730", "disposal_zh"] == "无偿收回"
+    assert label("disposal", p.at["P730", "disposal"], "zh") == "无偿收回"
     assert finding(land, "PEXT", "IDLE_NOT_STARTED") is None  # the extended date counts
     assert finding(land, "PGOV", "IDLE_GOV_CAUSE") is not None
     assert p.at["PGOV", "fee_wan_cny"] == 0 and not p.at["PGOV", "recoverable"]
@@ -385,7 +386,7 @@ def test_findings_layer_carries_the_figures_firm_and_land_user(tmp_path):
     rows = [parcel(f"Q{i}", cell(i), firm_id=f"F{i}") for i in range(10)]
     rows.append(parcel("LT", cell(0, 1), firm_id="LOWTAX", floor_area_m2=1000.0))
     land = scan(tmp_path, rows, firms)
-    layer = reuse_layers(land, "2026-11-01")["findings"].set_index(["parcel_id", "rule"])
+    layer = reuse_layers(land, "2026-11-01", "zh")["findings"].set_index(["parcel_id", "rule"])
     assert set(layer.index) == {
         ("LT", "LOW_TAX_PER_MU"),
         ("LT", "LOW_PLOT_RATIO"),

@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from allocator.cli import app
 from allocator.explain.result import resources_table, result_of
 from allocator.explain.whatif import what_it_would_take
+from allocator.writers.files import read_table
 from allocator.writers.folder import write_result
-from tests.conftest import RESOURCES, project, solved
+from tests.conftest import RESOURCES, project, solved, tiny
 
 pytestmark = pytest.mark.solver
+
+
+@pytest.fixture
+def case():
+    """Tiny cities whose words are English, so that the sentences below read as written."""
+
+    def make(rows, supplies, scenario=None, **kw):
+        return tiny(rows, supplies, {"lang": "en", **(scenario or {})}, **kw)
+
+    return make
+
 
 ONE_YEAR = {"start": 2027, "end": 2027}
 
@@ -123,13 +134,14 @@ def test_reasons_weigh_value_against_the_opportunity_cost(case, tmp_path):
     d = notes["D"]
     assert d["reason"] == "OUTCOMPETED" and d["binding"] == ["energy"]
     assert d["value_wan_cny"] == 20 and d["opportunity_cost_wan_cny"] == pytest.approx(45)
-    assert "below the opportunity cost" in d["text"] and "energy 2027 city" in d["text"]
+    assert "below the opportunity cost" in d["text"] and "energy quota 2027 city" in d["text"]
     assert "0.9 万元/tce" in d["text"]
-    assert notes["B"]["status"] == "approved" and "0.9 万元 per tce of energy" in notes["B"]["text"]
-    assert notes["E"]["reason"] == "REQUIRES_UNMET" and "requires D" in notes["E"]["text"]
-    table = pd.read_csv(tmp_path / "out" / "allocations.csv", encoding="utf-8-sig").set_index(
-        "project_id"
+    assert (
+        notes["B"]["status"] == "approved"
+        and "0.9 万元 per tce of energy quota" in notes["B"]["text"]
     )
+    assert notes["E"]["reason"] == "REQUIRES_UNMET" and "requires D" in notes["E"]["text"]
+    table = read_table(tmp_path / "out" / "allocations.csv").set_index("project_id")
     assert table.at["D", "opportunity_cost_wan_cny"] == pytest.approx(45)
     assert table.at["D", "explanation"] == d["text"]
 
@@ -206,8 +218,8 @@ def test_a_project_worth_its_cost_but_not_fitting_is_left_out_by_the_fit(case, t
     a = notes["A"]
     assert a["reason"] == "LEFT_OUT_BY_FIT"
     assert a["value_wan_cny"] == 65 and a["opportunity_cost_wan_cny"] == pytest.approx(60)
-    assert "left out by the integer fit" in a["text"] and "energy 2027 city" in a["text"]
-    assert "energy 2027 city: 60 tce × 1 万元/tce = 60 万元" in a["text"]
+    assert "left out by the integer fit" in a["text"] and "energy quota 2027 city" in a["text"]
+    assert "energy quota 2027 city: 60 tce × 1 万元/tce = 60 万元" in a["text"]
 
 
 def test_recurring_draws_show_their_years_and_add_up(case, tmp_path):
@@ -222,9 +234,9 @@ def test_recurring_draws_show_their_years_and_add_up(case, tmp_path):
                    "objective": {"value_column": "score_wan_cny"}})  # fmt: skip
     write_result(result_of(solved(inputs)), tmp_path / "out")
     notes = {n["project_id"]: n for n in json.loads((tmp_path / "out" / "explanations.json").read_text())}  # fmt: skip
-    res = pd.read_csv(tmp_path / "out" / "resources.csv", encoding="utf-8-sig")
+    res = read_table(tmp_path / "out" / "resources.csv")
     price = res.set_index(["resource", "year", "scope"])["dual_lp_wan_cny_per_unit"]
-    alloc = pd.read_csv(tmp_path / "out" / "allocations.csv", encoding="utf-8-sig").set_index("project_id")  # fmt: skip
+    alloc = read_table(tmp_path / "out" / "allocations.csv").set_index("project_id")  # fmt: skip
     d, b = notes["D"], notes["B"]
     assert d["reason"] == "OUTCOMPETED"
     assert [(x["year"], x["amount"]) for x in d["draws"]] == [(2027, 50), (2028, 50)]
@@ -233,8 +245,8 @@ def test_recurring_draws_show_their_years_and_add_up(case, tmp_path):
         assert x["cost"] == pytest.approx(x["amount"] * x["price"])
     assert all(x["amount"] == alloc.at["B", "energy_tce"] for x in b["draws"])  # a year's use
     assert d["opportunity_cost_wan_cny"] == pytest.approx(30)
-    assert "energy 2027–2028 city: 50 tce/yr × 2 yr × 0.3 万元/tce = 30 万元" in d["text"]
-    assert "0.45 万元 per tce of energy (100 tce drawn)" in b["text"]
+    assert "energy quota 2027–2028 city: 50 tce/yr × 2 yr × 0.3 万元/tce = 30 万元" in d["text"]
+    assert "0.45 万元 per tce of energy quota (100 tce drawn)" in b["text"]
 
 
 def test_explain_names_the_projects_a_project_requires_and_excludes(case):

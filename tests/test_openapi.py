@@ -9,7 +9,9 @@ land user) beside a new ``flagged_parcels`` layer, and the land settings gain
 ``seed`` a 32-bit integer; every /v1 route documents the 400 of a body that is not UTF-8
 JSON, the scenario schema needs a key like the rest of /v1, and the report and reuse list
 may answer 503 with Retry-After while another request makes them; the report's 409 is a
-reloading HTML page (issue 24)."""
+reloading HTML page (issue 24); a scenario and its summary carry ``lang`` (zh or en, the
+language of the words in the files), and the result reads, the reuse list and the report
+take ``?lang=`` (else Accept-Language, else zh) for their labels (issue 18)."""
 
 from __future__ import annotations
 

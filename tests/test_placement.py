@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from allocator.cli import app
 from allocator.evaluate import Allocation, evaluate
 from allocator.formulation import land as land_rows
+from allocator.writers.files import read_table
 from tests.conftest import project, solved
 from tests.landkit import cell, land_scenario, parcel, write_city
 
@@ -128,10 +129,10 @@ def test_solve_writes_the_placement_and_reuse_list(tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["solve", str(path), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    alloc = pd.read_csv(out / "allocations.csv", encoding="utf-8-sig").set_index("project_id")
+    alloc = read_table(out / "allocations.csv").set_index("project_id")
     assert alloc.at["P-1", "site_id"] == "S-00001" and alloc.at["P-1", "land_source"] == "reuse"
     assert alloc.at["P-1", "land_quota_mu"] == 0
-    placements = pd.read_csv(out / "placements.csv", encoding="utf-8-sig")
+    placements = read_table(out / "placements.csv")
     assert placements[["site_id", "project_id", "land_mu"]].values.tolist() == [
         ["S-00001", "P-1", 15]
     ]
@@ -154,11 +155,12 @@ def test_land_scan_command_writes_layers_in_the_projected_crs(tmp_path):
         assert info["crs"] == "EPSG:4548" and info["features"] > 0
     raw = (out / "reuse_list.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
-    table = pd.read_csv(out / "reuse_list.csv", encoding="utf-8-sig")
-    assert list(table.columns[:3]) == ["宗地编号", "不动产单元号", "区县"]
-    assert set(table["认定规则"]) == {"IDLE_NOT_STARTED"}
-    assert set(table["处置建议"]) == {"无偿收回"}
+    table = pd.read_csv(out / "reuse_list.csv", encoding="utf-8-sig")  # as people see it
+    assert list(table.columns[:4]) == ["宗地编号", "不动产单元号", "所在区县", "区县名称"]
+    assert set(table["认定规则代码"]) == {"IDLE_NOT_STARTED"}
+    assert set(table["处置建议"]) == {"无偿收回"} and set(table["可无偿收回"]) == {"是"}
+    assert read_table(out / "reuse_list.csv")["recoverable"].all()  # read back as true
     totals = pd.read_csv(out / "district_totals.csv", encoding="utf-8-sig")
-    assert totals.iloc[-1]["区县"] == "total"
-    assert totals.iloc[-1]["挂钩新增指标(亩)"] == pytest.approx(10.0)  # 0.5 × 20 mu
+    assert totals.iloc[-1]["区县名称"] == "合计"
+    assert totals.iloc[-1]["增存挂钩新增指标(亩)"] == pytest.approx(10.0)  # 0.5 × 20 mu
     assert "IDLE_NOT_STARTED" in result.output

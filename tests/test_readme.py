@@ -11,8 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
+
+from allocator.writers.files import read_table
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("allocator"))
@@ -71,7 +72,7 @@ def test_each_readme_command_runs_as_written_on_the_sample(sample_dir, tmp_path)
             f"README: `{line}` exited {run.returncode}: {run.stderr[-2000:]}"
         )
     # the example named energy_cut_10 cuts the energy supply by 10% (not what closures free)
-    use = {name: pd.read_csv(tmp_path / "out" / name / "resources.csv", encoding="utf-8-sig")
+    use = {name: read_table(tmp_path / "out" / name / "resources.csv")
            for name in ("baseline", "energy_cut_10")}  # fmt: skip
     energy = {k: v[v["resource"] == "energy"] for k, v in use.items()}
     supply = {k: (v["supply"] - v["freed"]).sum() for k, v in energy.items()}  # freed: closures

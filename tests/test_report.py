@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pyogrio
 import pytest
 from typer.testing import CliRunner
 
 from allocator.cli import app
+from allocator.writers.files import read_table
 from tests.conftest import missing, serving
 from tests.test_api import Service, bundle, settings_for
 
@@ -93,7 +93,7 @@ def test_report_is_self_contained_and_its_figures_are_the_result_files(solved):
                                        "--out", str(solved["base"] / "en.html")])  # fmt: skip
     assert english.exit_code == 0 and "Approved projects" in (solved["base"] / "en.html").read_text("utf-8")  # fmt: skip
     bad = CliRunner().invoke(app, ["report", str(solved["base"]), "--lang", "fr"])
-    assert bad.exit_code == 2 and "--lang was 'fr'" in bad.output
+    assert bad.exit_code == 2 and "'fr'" in bad.output and "zh, en" in bad.output
     assert '<script id="tiles" type="application/json">null</script>' in html  # offline only
     url = "https://tiles.example/{z}/{x}/{y}.png"
     online = CliRunner().invoke(app, ["report", str(solved["base"]), "--tiles", url,
@@ -226,7 +226,7 @@ def test_api_docs_work_with_no_internet(tmp_path, browser):
 @pytest.mark.solver
 def test_tables_and_plots_match_the_result_files(solved):
     html = (solved["base"] / "report.html").read_text(encoding="utf-8")
-    alloc = pd.read_csv(solved["base"] / "allocations.csv", encoding="utf-8-sig")
+    alloc = read_table(solved["base"] / "allocations.csv")
     for row in alloc.itertuples():
         cell = re.search(rf'id="row-{row.project_id}".*?data-value="([^"]*)"', html, re.S)
         assert cell is not None and float(cell[1]) == row.value_wan_cny
@@ -237,12 +237,12 @@ def test_tables_and_plots_match_the_result_files(solved):
         re.findall(r"<td>(\w+)</td><td class=\"num\" data-value=\"(\d+)\"", by_district[0])
     )
     assert {k: int(v) for k, v in shown.items()} == approved.to_dict()
-    resources = pd.read_csv(solved["base"] / "resources.csv", encoding="utf-8-sig")
+    resources = read_table(solved["base"] / "resources.csv")
     table = re.search(r'id="resource-table".*?</table>', html, re.S)
     assert table is not None
     values = [float(v) for v in re.findall(r'data-value="([^"]*)"', table[0])]
     assert values == resources[["supply", "purchased", "used"]].to_numpy().ravel().tolist()
-    frontier = pd.read_csv(solved["base"] / "frontier_energy.csv", encoding="utf-8-sig")
+    frontier = read_table(solved["base"] / "frontier_energy.csv")
     assert len(frontier) == 3 and html.count("<figure") == 4  # 2 resources, frontier, frequency
     assert "<figcaption>价值与供给的前沿: energy</figcaption>" in html
     assert "<figcaption>备选方案中的入选频率</figcaption>" in html

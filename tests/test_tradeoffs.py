@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from allocator.cli import app
 from allocator.explain.tradeoffs import alternatives, frontier, weight_ranges
+from allocator.writers.files import read_table
 from tests.conftest import project
 
 pytestmark = pytest.mark.solver
@@ -55,7 +55,7 @@ def test_frontier_of_an_undeclared_resource_names_it(case_file, tmp_path):
     ok = CliRunner().invoke(app, ["frontier", str(path), "--resource", "energy", "--steps", "3",
                                   "--out", str(tmp_path / "f.csv")])  # fmt: skip
     assert ok.exit_code == 0, ok.output
-    assert len(pd.read_csv(tmp_path / "f.csv", encoding="utf-8-sig")) == 3
+    assert len(read_table(tmp_path / "f.csv")) == 3
 
 
 def x_against_y(case, y_value: float):

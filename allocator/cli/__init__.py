@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 
 from allocator.errors import AllocatorError, InputError, internal_error
+from allocator.words import LANGS
 from models.backends import BACKEND_NAMES
 
 if TYPE_CHECKING:
@@ -46,6 +47,18 @@ def _known_backend(value: str | None) -> str | None:
 Backend = Annotated[
     str | None, typer.Option(callback=_known_backend, help=f"One of {', '.join(BACKEND_NAMES)}.")
 ]
+
+
+def _known_lang(value: str | None) -> str | None:
+    if value is not None and value not in LANGS:
+        raise typer.BadParameter(f"was {value!r} but is expected to be one of {', '.join(LANGS)}")  # fmt: skip
+    return value
+
+
+Lang = Annotated[
+    str | None,
+    typer.Option(callback=_known_lang, help="Words in the outputs: zh or en (default: the scenario's lang, zh)."),
+]  # fmt: skip
 Cache = Annotated[
     Path,
     typer.Option(envvar="ALLOCATOR_CACHE", help="Folder of the land-scan cache."),

@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from allocator.cli import DEFAULT_CACHE, EXIT_INVALID, Cache, app, err, guarded, out_console, read
+from allocator.cli import (
+    DEFAULT_CACHE,
+    EXIT_INVALID,
+    Cache,
+    Lang,
+    app,
+    err,
+    guarded,
+    out_console,
+    read,
+)
 
 land_app = typer.Typer(no_args_is_help=True, help="Idle and low-efficiency land, reuse sites.")
 app.add_typer(land_app, name="land")
@@ -19,7 +29,7 @@ app.add_typer(land_app, name="land")
 def land_scan(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     out: Annotated[Path | None, typer.Option(help="Folder (default out/<name>-land).")] = None,
-    lang: Annotated[str, typer.Option(help="CSV headers: en or zh (台账).")] = "en",
+    lang: Lang = None,
     to_db: Annotated[
         str | None,
         typer.Option(
@@ -45,9 +55,6 @@ def land_scan(
     if to_db is not None and not is_database(to_db):
         err.print(f"--to-db was {to_db!r} but is expected to be postgresql://…#table")
         raise typer.Exit(EXIT_INVALID)
-    if lang not in ("en", "zh"):
-        err.print(f"--lang was {lang!r} but is expected to be one of ['en', 'zh']")
-        raise typer.Exit(EXIT_INVALID)
     inputs = guarded("reading", lambda _say: read(scenario))
     sc = inputs.scenario
     if partitions is not None:
@@ -56,9 +63,9 @@ def land_scan(
     result = guarded("scanning the parcel layer", lambda _say: land_scan(inputs, Options(cache=cache)))  # fmt: skip
     target = out or Path("out") / f"{sc.name}-land"
     with atomic_dir(target) as tmp:
-        write_reuse_list(result, tmp, sc.as_of.isoformat(), lang)
+        write_reuse_list(result, tmp, sc.as_of.isoformat(), lang or sc.lang)
     if to_db is not None:
-        layers = reuse_layers(result, sc.as_of.isoformat())
+        layers = reuse_layers(result, sc.as_of.isoformat(), lang or sc.lang)
 
         def to_database(_say: object) -> None:
             write_database(layers["findings"], to_db)

@@ -14,6 +14,7 @@ from allocator.cli import (
     EXIT_INVALID,
     Backend,
     Cache,
+    Lang,
     Say,
     app,
     err,
@@ -24,8 +25,6 @@ from allocator.cli import (
 )
 from allocator.errors import AllocatorError
 from models.result import Summary
-
-Lang = Annotated[str, typer.Option(help="Words in the outputs (the reuse list's headers): en or zh.")]  # fmt: skip
 
 
 def _print_summary(s: Summary, out: Path) -> None:
@@ -60,7 +59,7 @@ def _print_summary(s: Summary, out: Path) -> None:
 
 
 def solved(scenario: Path, backend: str | None, cache: Path, out: Path | None = None,
-           lang: str = "en") -> tuple[Path, Summary]:  # fmt: skip
+           lang: str | None = None) -> tuple[Path, Summary]:  # fmt: skip
     """Solve a scenario file and write its result folder (exits when nothing is written)."""
     from allocator.engine import solve
     from allocator.explain.result import result_of
@@ -89,7 +88,7 @@ def solve(
     out: Annotated[Path | None, typer.Option(help="Result folder (default out/<name>).")] = None,
     backend: Backend = None,
     cache: Cache = DEFAULT_CACHE,
-    lang: Lang = "en",
+    lang: Lang = None,
 ) -> None:
     """Solve a scenario and write its result folder."""
     target, summary = solved(scenario, backend, cache, out, lang)

@@ -12,6 +12,7 @@ from allocator.cli import (
     DEFAULT_CACHE,
     EXIT_INVALID,
     Cache,
+    Lang,
     Say,
     app,
     err,
@@ -107,7 +108,7 @@ def sweep(
 @app.command()
 def report(
     result: Annotated[Path, typer.Argument(help="Result folder (from allocator solve).")],
-    lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
+    lang: Lang = None,
     compare_with: Annotated[
         Path | None, typer.Option("--compare", help="A second result folder to compare with.")
     ] = None,
@@ -120,11 +121,8 @@ def report(
     ] = None,
 ) -> None:
     """Write one self-contained HTML report (map, charts, tables) of a result folder."""
-    from allocator.report import LANGS, write_report
+    from allocator.report import write_report
 
-    if lang not in LANGS:
-        err.print(f"--lang was {lang!r} but is expected to be one of {', '.join(LANGS)}")
-        raise typer.Exit(EXIT_INVALID)
     for folder in (result, compare_with):
         if folder is not None and not (folder / "summary.json").exists():
             err.print(f"{folder}: not a result folder (no summary.json)", markup=False)

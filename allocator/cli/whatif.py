@@ -12,6 +12,7 @@ from allocator.cli import (
     EXIT_INVALID,
     Backend,
     Cache,
+    Lang,
     app,
     err,
     guarded,
@@ -56,10 +57,11 @@ def frontier(
     ] = None,
     backend: Backend = None,
     cache: Cache = DEFAULT_CACHE,
+    lang: Lang = None,
 ) -> None:
     """Value versus the supply of one resource (the efficient frontier), as CSV."""
     from allocator.explain.tradeoffs import frontier as solve_frontier
-    from allocator.writers.files import write_csv
+    from allocator.writers.files import write_table
 
     if low >= high:
         err.print(f"--low ({low}) must be below --high ({high})")
@@ -69,7 +71,7 @@ def frontier(
         inputs, resource, steps, low, high, options(backend, cache, say)))  # fmt: skip
     target = out or Path("out") / inputs.scenario.name / f"frontier_{resource}.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(table, target)
+    write_table(table, target, lang or inputs.scenario.lang)
     out_console.print(table.to_string(index=False), markup=False, soft_wrap=True)
     for factor in table.loc[table["better_than_solve"], "factor"]:
         out_console.print(f"at × {factor:g} a portfolio worth more than the solve's was found: "
@@ -87,19 +89,20 @@ def alternatives(
     out: Annotated[Path | None, typer.Option(help="Folder (default out/<name>).")] = None,
     backend: Backend = None,
     cache: Cache = DEFAULT_CACHE,
+    lang: Lang = None,
 ) -> None:
     """Near-optimal portfolios that differ in at least one approved project, and how often
     each project is selected across them."""
     from allocator.explain.tradeoffs import alternatives as find
-    from allocator.writers.files import write_csv
+    from allocator.writers.files import write_table
 
     inputs = guarded("reading", lambda _say: read(scenario))
     found, freq = guarded("alternatives", lambda say: find(
         inputs, count, within, options(backend, cache, say)))  # fmt: skip
     target = out or Path("out") / inputs.scenario.name
     target.mkdir(parents=True, exist_ok=True)
-    write_csv(found, target / "alternatives.csv")
-    write_csv(freq, target / "selection_frequency.csv")
+    write_table(found, target / "alternatives.csv", lang or inputs.scenario.lang)
+    write_table(freq, target / "selection_frequency.csv", lang or inputs.scenario.lang)
     out_console.print(found.to_string(index=False), markup=False, soft_wrap=True)
     first = found["value_wan_cny"].iloc[0]
     for k, value in found.loc[found["better_than_solve"], ["alternative", "value_wan_cny"]].values:
@@ -125,10 +128,11 @@ def sensitivity(
     ] = None,
     backend: Backend = None,
     cache: Cache = DEFAULT_CACHE,
+    lang: Lang = None,
 ) -> None:
     """For each bonus weight, the range over which the approved set stays the same."""
     from allocator.explain.tradeoffs import weight_ranges
-    from allocator.writers.files import write_csv
+    from allocator.writers.files import write_table
 
     only = [c.strip() for c in criteria.split(",")] if criteria else None
     inputs = guarded("reading", lambda _say: read(scenario))
@@ -136,6 +140,6 @@ def sensitivity(
         inputs, cap, tol, options(backend, cache, say), only))  # fmt: skip
     target = out or Path("out") / inputs.scenario.name / "weight_ranges.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(table, target)
+    write_table(table, target, lang or inputs.scenario.lang)
     out_console.print(table.to_string(index=False), markup=False, soft_wrap=True)
     out_console.print(f"weight ranges in {target}")

@@ -9,6 +9,7 @@ import pandas as pd
 
 from allocator.engine import Run
 from allocator.explain.records import best_starts, draws, marginal_prices
+from allocator.words import label, word
 
 
 def reasons(run: Run) -> tuple[pd.Series, pd.Series]:
@@ -21,18 +22,18 @@ def reasons(run: Run) -> tuple[pd.Series, pd.Series]:
     detail = pd.Series("", index=pr.index, dtype=object)
     best = best_starts(run, draws(run, marginal_prices(run)[0]))
     fails = el.checks[el.checks["result"] == "fail"].drop_duplicates("project_id")
+    lang = run.lang
     for r in fails.itertuples():
-        detail[r.project_id] = (
-            f"{r.rule}: {r.figure:.4g} {r.unit}, must be {r.comparator} {r.threshold:.4g}"
-        )
+        detail[r.project_id] = word("text.rule_broken", lang, rule=label("rule", r.rule, lang),
+                                    figure=f"{r.figure:.4g}", unit=label("unit", r.unit, lang),
+                                    comparator=r.comparator, threshold=f"{r.threshold:.4g}")  # fmt: skip
     for pid in pr.index:
         if el.reason[pid]:
             code[pid] = el.reason[pid]
             if el.reason[pid] == "NOT_OFFERED":
                 window = f"{pr.at[pid, 'earliest_year']:.0f}–{pr.at[pid, 'latest_year']:.0f}"
-                detail[pid] = (
-                    f"window {window} outside the horizon {sc.horizon.start}–{sc.horizon.end}"
-                )
+                horizon = f"{sc.horizon.start}–{sc.horizon.end}"
+                detail[pid] = word("text.window", lang, window=window, horizon=horizon)
         elif pid in starts.index:
             code[pid] = "LOCKED_IN" if pid in sc.locked_in else "APPROVED"
         elif pid in sc.locked_out:

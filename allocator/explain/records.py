@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.engine import Run
+from allocator.words import label, word
 from models.result import DECIMALS, FIXED_DUAL, LP_DUAL, MIP_MARGINAL, SUPPLY_KEYS
 
 TOL = 1e-7  # slack below this share of the supply is none
@@ -30,12 +31,13 @@ TOL = 1e-7  # slack below this share of the supply is none
 
 def marginal_prices(run: Run) -> tuple[pd.Series, str]:
     """The marginal value per supply row (index resource, year, scope), as resources.csv
-    shows it (rounded alike, so that every cost is recomputable from it), and its kind."""
+    shows it (rounded alike, so that every cost is recomputable from it), and its kind:
+    ``mip`` or ``lp`` (``text.mip``, ``text.lp`` in ``allocator.words``)."""
     assert run.marginals is not None
     m = run.marginals.set_index(SUPPLY_KEYS)[[MIP_MARGINAL, LP_DUAL]].round(DECIMALS) + 0.0
     if m[MIP_MARGINAL].notna().all():
-        return m[MIP_MARGINAL], "MIP marginal values"
-    return m[LP_DUAL].fillna(0.0), "LP-relaxation duals (MIP marginal values not computed)"
+        return m[MIP_MARGINAL], "mip"
+    return m[LP_DUAL].fillna(0.0), "lp"
 
 
 def rule_records(fails: pd.DataFrame) -> list[dict[str, Any]]:
@@ -78,27 +80,31 @@ def best_starts(run: Run, d: pd.DataFrame) -> pd.DataFrame:
     return best.reset_index(level="year").rename(columns={"year": "start"})
 
 
-def _line(rows: list[dict[str, Any]], units: dict[str, str]) -> str:
-    """'energy 2028–2029 city: 1,000 tce/yr × 2 yr × 0.81 万元/tce = 1,620 万元' per resource
-    and scope (the price is the mean over the years where they differ)."""
+def _line(rows: list[dict[str, Any]], units: dict[str, str], lang: str) -> str:
+    """'energy quota 2028–2029 city: 1,000 tce/yr × 2 yr × 0.81 万元/tce = 1,620 万元' per
+    resource and scope (the price is the mean over the years where they differ)."""
     parts = []
     for res, scope in sorted({(r["resource"], r["scope"]) for r in rows}):
         g = [r for r in rows if r["resource"] == res and r["scope"] == scope]
         years = sorted({r["year"] for r in g})
         span = f"{years[0]}" + (f"–{years[-1]}" if len(years) > 1 else "")
-        unit = units[res]
-        cost = float(np.sum([r["cost"] for r in g]))
-        price = float(np.mean([r["price"] for r in g]))
-        each = f"{g[0]['amount']:,.0f} {unit}" + (
-            f"/yr × {len(years)} yr" if len(years) > 1 else ""
-        )
-        parts.append(f"{res} {span} {scope}: {each} × {price:,.4g} 万元/{unit} = {cost:,.0f} 万元")
-    return "; ".join(parts)
+        unit = label("unit", units[res], lang)
+        amount = f"{g[0]['amount']:,.0f}"
+        each = (word("text.per_year", lang, amount=amount, unit=unit, years=len(years))
+                if len(years) > 1 else f"{amount} {unit}")  # fmt: skip
+        parts.append(word("text.draw", lang, resource=label("resource", res, lang), years=span,
+                          scope=label("scope", scope, lang), each=each, unit=unit,
+                          price=f"{float(np.mean([r['price'] for r in g])):,.4g}",
+                          cost=f"{float(np.sum([r['cost'] for r in g])):,.0f}"))  # fmt: skip
+    return ("；" if lang == "zh" else "; ").join(parts)
 
 
 def explanations(run: Run, allocations: pd.DataFrame) -> list[dict[str, Any]]:
-    """One record per project: status, reason code and words, and the figures behind them."""
-    prices, kind = marginal_prices(run)
+    """One record per project: status, reason code and words (in the run's language), and
+    the figures behind them."""
+    prices, code = marginal_prices(run)
+    lang = run.lang
+    kind = word(f"text.{code}", lang)
     units = {k: r.unit for k, r in run.prep.scenario.resources.items()}
     d = draws(run, prices)
     values = run.prep.pairs.set_index(["project_id", "year"])["value_wan_cny"]
@@ -124,7 +130,7 @@ def explanations(run: Run, allocations: pd.DataFrame) -> list[dict[str, Any]]:
             out.append(record)
             continue
         if pid not in best.index:  # no start year in the horizon
-            record["text"] = _text(r, 0, np.nan, 0.0, [], kind, units)
+            record["text"] = _text(r, 0, np.nan, 0.0, [], kind, units, lang)
             out.append(record)
             continue
         start = int(r.start_year) if r.status == "approved" else int(best[pid])
@@ -139,61 +145,66 @@ def explanations(run: Run, allocations: pd.DataFrame) -> list[dict[str, Any]]:
             "draws": [{k: (v.item() if hasattr(v, "item") else v) for k, v in shown.items()}
                       for _, shown in rows],
         })  # fmt: skip
-        record["text"] = _text(r, start, value, opportunity, binding, kind, units)
+        record["text"] = _text(r, start, value, opportunity, binding, kind, units, lang)
         out.append(record)
     return out
 
 
 def _text(r: Any, start: int, value: float, cost: float, binding: list[dict[str, Any]], kind: str,
-          units: dict[str, str]) -> str:  # fmt: skip
-    priced = _line(binding, units) or "no binding resource"
+          units: dict[str, str], lang: str) -> str:  # fmt: skip
+    priced = _line(binding, units, lang) or word("text.no_binding", lang)
+    figures = {"start": start, "value": f"{value:,.0f}", "cost": f"{cost:,.0f}", "kind": kind,
+               "priced": priced}  # fmt: skip
     if r.status == "approved":
         drawn = {res: float(np.sum([b["amount"] for b in binding if b["resource"] == res]))
                  for res in sorted({b["resource"] for b in binding})}  # fmt: skip
-        per_unit = [f"{value / total:,.4g} 万元 per {units[res]} of {res} ({total:,.0f} {units[res]} drawn)"
+        per_unit = [word("text.per_unit", lang, per=f"{value / total:,.4g}",
+                         unit=label("unit", units[res], lang), resource=label("resource", res, lang),
+                         total=f"{total:,.0f}")
                     for res, total in drawn.items()]  # fmt: skip
-        lead = "locked in" if r.reason == "LOCKED_IN" else "approved"
-        return (f"{lead}: starts {start}, value {value:,.0f} 万元; at {kind}: {priced}"
-                + (f"; value per unit of the binding resources: {', '.join(per_unit)}" if per_unit else ""))  # fmt: skip
+        lead = word(
+            "text.locked_in" if r.reason == "LOCKED_IN" else "text.approved", lang, **figures
+        )
+        items = ("、" if lang == "zh" else ", ").join(per_unit)
+        return lead + (word("text.per_unit_list", lang, items=items) if per_unit else "")
     if r.reason == "OUTCOMPETED":
-        return (f"outcompeted: value {value:,.0f} 万元 (start {start}) is below the opportunity "
-                f"cost of its demand, {cost:,.0f} 万元 at {kind}: {priced}")  # fmt: skip
+        return word("text.outcompeted", lang, **figures)
     if r.reason == "LEFT_OUT_BY_FIT":
-        full = ", ".join(sorted({f"{b['resource']} {b['year']} {b['scope']}" for b in binding}))
-        gives = (f"it needs room in {full}, which the approved projects fill: some would have to give way"
-                 if full else "no row it draws on is priced: a rule of the scenario (a group, a count "
-                 "or a placement) keeps it out")  # fmt: skip
-        return (f"left out by the integer fit: value {value:,.0f} 万元 (start {start}) is not below "
-                f"the opportunity cost of its demand, {cost:,.0f} 万元 at {kind} ({priced}), but {gives}; "
-                "`allocator explain` measures the exact loss of bringing it in")  # fmt: skip
-    words = {
-        "LOCKED_OUT": "locked out by the scenario",
-        "REQUIRES_UNMET": f"requires {r.reason_detail}, which is not approved",
-        "EXCLUDED_BY": f"excluded by {r.reason_detail}, which is approved",
-        "NOT_OFFERED": f"not offered: {r.reason_detail}",
-    }
-    return words.get(r.reason, r.reason)
+        full = sorted({(b["resource"], b["year"], b["scope"]) for b in binding})
+        rows = ("、" if lang == "zh" else ", ").join(
+            f"{label('resource', res, lang)} {year} {label('scope', scope, lang)}"
+            for res, year, scope in full
+        )
+        gives = word("text.gives_way", lang, rows=rows) if full else word("text.kept_out", lang)
+        return word("text.left_out", lang, gives=gives, **figures)
+    if r.reason == "LOCKED_OUT":
+        return word("text.locked_out", lang)
+    if r.reason == "REQUIRES_UNMET":
+        return word("text.requires", lang, projects=r.reason_detail)
+    if r.reason == "EXCLUDED_BY":
+        return word("text.excluded_by", lang, projects=r.reason_detail)
+    if r.reason == "NOT_OFFERED":
+        return word("text.not_offered", lang, detail=r.reason_detail)
+    return str(r.reason)
 
 
-def note(row: pd.Series) -> str:
+def note(row: pd.Series, lang: str) -> str:
     """Words for a planner on what the three figures of one supply row say."""
     parts = []
     fixed, mip = row[FIXED_DUAL], row[MIP_MARGINAL]
     have = row["supply"] + row["freed"] + row["carried_in"] + row["purchased"]
     if row["slack"] > TOL * max(1.0, abs(have)):
-        parts.append(f"not binding: {row['slack']:,.2f} left")
+        parts.append(word("text.not_binding", lang, slack=f"{row['slack']:,.2f}"))
     elif have == 0 and row["used"] == 0:
-        parts.append("no supply")
+        parts.append(word("text.no_supply", lang))
     elif row["carried_out"] > TOL * max(1.0, abs(have)):
-        parts.append(f"{row['carried_out']:,.2f} unused, carried to the next year")
+        parts.append(word("text.carried", lang, amount=f"{row['carried_out']:,.2f}"))
     elif fixed == 0:
-        parts.append(
-            "fixed-integer dual 0 is degenerate: the row is full but nothing in it can move"
-        )
+        parts.append(word("text.degenerate", lang))
     if fixed == 0 and mip > 0:
-        parts.append("one more unit is worth something only by changing which projects start")
+        parts.append(word("text.only_by_change", lang))
     if pd.isna(mip):
-        parts.append("MIP marginal value not computed (explain.mip_marginals: false)")
+        parts.append(word("text.mip_not_computed", lang))
     if row.get("mip_note"):
         parts.append(str(row["mip_note"]))
-    return "; ".join(parts)
+    return ("；" if lang == "zh" else "; ").join(parts)

@@ -71,7 +71,7 @@ def result_of(run: Run) -> Result:
         resources = resources_table(run)
         if run.prep.land is not None:
             placements = placements_table(run)
-    return Result(run.prep.scenario, run.options.lang, checks, allocations, notes, resources,
+    return Result(run.prep.scenario, run.lang, checks, allocations, notes, resources,
                   placements, run.prep.land, run.prep.inputs.parks, summary(run, allocations))  # fmt: skip
 
 
@@ -98,7 +98,7 @@ def allocations_table(run: Run) -> pd.DataFrame:
             "sector": pr["sector"].to_numpy(),
             "kind": pr["kind"].to_numpy(),
             "status": status,
-            "start_year": start.astype("Int64").to_numpy(),
+            "start_year": pd.array(start, dtype="Int64"),
             "value_wan_cny": np.round(value, DECIMALS),
         }
     )
@@ -170,7 +170,7 @@ def resources_table(run: Run) -> pd.DataFrame:
     table.insert(1, "unit", table["resource"].map(units))
     if run.marginals is not None:
         table = table.merge(run.marginals, on=SUPPLY_KEYS, how="left")
-        table["marginal_note"] = table.apply(note, axis=1)
+        table["marginal_note"] = table.apply(note, axis=1, lang=run.lang)
         table = table.drop(columns="mip_note")
     num = table.select_dtypes("number").columns.drop("year")
     table[num] = table[num].round(DECIMALS) + 0.0
@@ -241,7 +241,7 @@ def summary(run: Run, allocations: pd.DataFrame | None) -> Summary:
                   "reasons": allocations["reason"].value_counts().sort_index().to_dict()}  # fmt: skip
     times = {f"{k}_time_s": round(run.times.get(f"{k}_s", 0.0), 3) for k in ("build", "solve", "total")}  # fmt: skip
     return Summary(
-        scenario=sc.name, as_of=sc.as_of.isoformat(), horizon=sc.horizon.years,
+        scenario=sc.name, as_of=sc.as_of.isoformat(), horizon=sc.horizon.years, lang=run.lang,
         **_solution(run), **_solver(run), **counts, resource_use=_resource_use(run),
         diagnosis=run.diagnosis, land=land_summary(run),
         input_sha256=dict(sorted(run.prep.inputs.hashes.items())),

@@ -37,6 +37,7 @@ from allocator.explain.records import draws, marginal_prices, rule_records
 from allocator.formulation.program import LinearProgram
 from allocator.inputs import Inputs
 from allocator.marginals import supply_rows
+from allocator.words import word
 from models.result import SUPPLY_KEYS
 from models.tables import Problem
 
@@ -258,7 +259,7 @@ def _bringing_in(run: Run, pid: str, out: dict[str, Any]) -> dict[str, Any]:
         better_solution_wan_cny=round(within.objective, 4)
         if within.objective is not None and within.objective > v0 else None,
         smallest_value_increase_wan_cny=None if loss is None else round(loss, 4),
-        marginal_kind=marginal_prices(run)[1], supply_increases=increases,
+        marginal_kind=word(f"text.{marginal_prices(run)[1]}", "en"), supply_increases=increases,
         displaced=sorted(base_set - other) if fits else [],
         also_entering=sorted(other - base_set - {pid}) if fits else [],
         text=head + (f"{joiner} with {'; or '.join(lines)}" if lines else ""),

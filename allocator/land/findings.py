@@ -36,15 +36,6 @@ FINDING_COLUMNS = [
     "as_of",
     "note",
 ]
-DISPOSALS = {
-    "recover_free": "无偿收回",
-    "collect_fee": "征缴闲置费",
-    "buy_back": "协议收购",
-    "swap": "置换",
-    "extend": "延期动工",
-    "owner_upgrade": "自主改造",
-    "supply": "依法供应",
-}
 
 
 def _rows(
@@ -259,7 +250,6 @@ def disposal(
         {
             "finding_codes": code.to_numpy(),
             "disposal": choice,
-            "disposal_zh": pd.Series(choice).map(DISPOSALS).fillna("").to_numpy(),
             "source": source,
         },
         index=index,

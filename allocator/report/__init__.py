@@ -23,11 +23,11 @@ import pandas as pd
 
 from allocator.compare import compare, load_result
 from allocator.report.fonts import families, quiet_glyphs
-from allocator.writers.files import write_text_atomic
+from allocator.words import DEFAULT_LANG, LANGS
+from allocator.writers.files import read_table, write_text_atomic
 
 HERE = Path(__file__).parent
 CRS_MAP = "EPSG:4490"
-LANGS = ("zh", "en")
 
 LABELS: dict[str, dict[str, str]] = {
     "title": {"zh": "要素配置结果", "en": "Allocation result"},
@@ -200,7 +200,7 @@ def _map_layers(folder: Path, alloc: pd.DataFrame) -> dict[str, Any] | None:
         return None
     sites = gpd.read_file(gpkg, layer="sites", engine="pyogrio")
     findings = gpd.read_file(gpkg, layer="flagged_parcels", engine="pyogrio")
-    placed = pd.read_csv(folder / "placements.csv", encoding="utf-8-sig", dtype={"site_id": str}) \
+    placed = read_table(folder / "placements.csv", {"site_id": str}) \
         if (folder / "placements.csv").exists() else pd.DataFrame(columns=["site_id", "project_id"])  # fmt: skip
     on_site = placed.groupby("site_id")["project_id"].apply(lambda s: ", ".join(s))
     sites["placed"] = sites["site_id"].map(on_site).fillna("")
@@ -266,21 +266,23 @@ def _extras(folder: Path, lab: dict[str, str]) -> dict[str, str]:
     extras: dict[str, str] = {}
     for path in sorted(folder.glob("frontier_*.csv")):
         resource = path.stem.removeprefix("frontier_")
-        extras[f"{lab['frontier']}: {resource}"] = frontier_chart(
-            pd.read_csv(path, encoding="utf-8-sig"), resource, lab
-        )
+        extras[f"{lab['frontier']}: {resource}"] = frontier_chart(read_table(path), resource, lab)
     if (folder / "selection_frequency.csv").exists():
-        freq = pd.read_csv(folder / "selection_frequency.csv", encoding="utf-8-sig")
+        freq = read_table(folder / "selection_frequency.csv")
         extras[lab["frequency"]] = frequency_chart(freq, lab)
     return extras
 
 
 def build(
-    folder: Path, lang: str = "zh", other: Path | None = None, tiles: str | None = None
+    folder: Path, lang: str | None = None, other: Path | None = None, tiles: str | None = None
 ) -> str:
-    """The report of result folder ``folder`` as one HTML document; ``tiles``, an online
-    tile layer URL template (``https://…/{z}/{x}/{y}.png``), is added under the offline
-    layers when given (the page then loads tiles from that server)."""
+    """The report of result folder ``folder`` as one HTML document, in ``lang`` (default:
+    the result's language); ``tiles``, an online tile layer URL template
+    (``https://…/{z}/{x}/{y}.png``), is added under the offline layers when given (the page
+    then loads tiles from that server)."""
+    if lang is None:
+        stated = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        lang = str(stated.get("lang", DEFAULT_LANG))
     if lang not in LANGS:
         raise ValueError(f"--lang was {lang!r} but is expected to be one of {', '.join(LANGS)}")
     lab = _labels(lang)
@@ -335,7 +337,7 @@ def build(
 
 def write_report(
     folder: Path,
-    lang: str = "zh",
+    lang: str | None = None,
     other: Path | None = None,
     out: Path | None = None,
     tiles: str | None = None,

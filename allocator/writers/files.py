@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from allocator.errors import InputError
+from allocator.words import CODE_COLUMNS, LANGS, header, headers_to_columns, label
 from models.tables import Problem
 
 if TYPE_CHECKING:  # not imported to read a result folder (compare, report)
@@ -59,6 +60,53 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     if text:
         frame = frame.assign(**{str(c): frame[c].map(inert) for c in text})
     frame.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+
+
+def labelled(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """``frame`` with each code column followed by its labels in ``lang`` (``reason``,
+    ``reason_label``; ``allocator.words``)."""
+    out = frame.copy()
+    for column, kind in CODE_COLUMNS.items():
+        if column in out.columns and f"{column}_label" not in out.columns:
+            labels = [label(kind, c, lang) if isinstance(c, str) and c else c for c in out[column]]
+            out.insert(out.columns.get_loc(column) + 1, f"{column}_label", labels)
+    return out
+
+
+def for_people(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """A table as people read it in ``lang``: labelled (``labelled``), yes/no for
+    true/false, headers in words (``allocator.words``)."""
+    out = labelled(frame, lang)
+    yes_no = {True: label("bool", "True", lang), False: label("bool", "False", lang)}
+    for column in out.columns:
+        if pd.api.types.is_bool_dtype(out[column]):
+            out[column] = out[column].map(yes_no)
+    return out.rename(columns=lambda c: header(str(c), lang))
+
+
+def write_table(frame: pd.DataFrame, path: Path, lang: str) -> None:
+    """A result table as people read it (``for_people``), as CSV (``write_csv``)."""
+    write_csv(for_people(frame, lang), path)
+
+
+def read_table(path: Path, dtype: Any = None, **options: Any) -> pd.DataFrame:
+    """A table written by ``write_table`` (or an older one with code headers), with code
+    headers and true/false again; ``dtype`` one type or by column code, ``options`` those
+    of ``pandas.read_csv``."""
+    to_code = headers_to_columns()
+    heads = pd.read_csv(path, encoding="utf-8-sig", nrows=0).columns
+    named = {h: to_code.get(h, h) for h in heads}
+    if isinstance(dtype, dict):
+        dtype = {h: dtype[c] for h, c in named.items() if c in dtype} or None
+    frame = pd.read_csv(path, encoding="utf-8-sig", dtype=dtype, **options).rename(columns=named)
+    words = {label("bool", str(b), lang): b for b in (True, False) for lang in LANGS}
+    for column in frame.columns:
+        if not (frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column])):
+            continue
+        values = set(frame[column].dropna())
+        if values and values <= words.keys():
+            frame[column] = frame[column].map(words).astype(bool)
+    return frame
 
 
 def write_json(data: Any, path: Path) -> None:

@@ -4,7 +4,8 @@ it back without loading the engine).
 Files: ``allocations.csv`` (one row per project), ``resources.csv`` (one row per resource,
 year and scope), ``eligibility.csv`` (every rule checked, with figure and threshold),
 ``explanations.json``, ``placements.csv`` and the reuse list (with a parcel layer),
-``summary.json`` and, when infeasible, ``diagnosis.json``. CSV files are UTF-8 with BOM.
+``summary.json`` and, when infeasible, ``diagnosis.json``. CSV files are UTF-8 with BOM,
+their headers and labels in the scenario's language (``writers.files.write_table``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from allocator.explain.result import Result
-from allocator.writers.files import atomic_dir, write_csv, write_json
+from allocator.writers.files import atomic_dir, write_json, write_table
 from allocator.writers.reuse import write_basemap, write_reuse_list
 from models.result import Summary
 
@@ -21,18 +22,19 @@ def write_result(result: Result, out: Path) -> Summary:
     """Write the result folder atomically; return the summary written."""
     as_of = result.scenario.as_of.isoformat()
     with atomic_dir(out) as tmp:
-        write_csv(result.checks, tmp / "eligibility.csv")
+        lang = result.lang
+        write_table(result.checks, tmp / "eligibility.csv", lang)
         if result.explanations is not None:
             write_json(result.explanations, tmp / "explanations.json")
         if result.allocations is not None:
-            write_csv(result.allocations, tmp / "allocations.csv")
+            write_table(result.allocations, tmp / "allocations.csv", lang)
         if result.resources is not None:
-            write_csv(result.resources, tmp / "resources.csv")
+            write_table(result.resources, tmp / "resources.csv", lang)
         if result.land is not None:
-            write_reuse_list(result.land, tmp, as_of, result.lang)
+            write_reuse_list(result.land, tmp, as_of, lang)
             write_basemap(result.land, result.parks, tmp, as_of)
         if result.placements is not None:
-            write_csv(result.placements, tmp / "placements.csv")
+            write_table(result.placements, tmp / "placements.csv", lang)
         write_json(result.summary.model_dump(mode="json"), tmp / "summary.json")
         if result.summary.diagnosis is not None:
             write_json(result.summary.diagnosis.model_dump(mode="json"), tmp / "diagnosis.json")

@@ -4,8 +4,8 @@
 with its unit and the requirement it breaks, the firm and the land user, the disposal),
 ``flagged_parcels`` (one feature per flagged parcel), ``sites`` (the reuse sites) and
 ``exclusions_applied`` (the parts of reusable parcels that an exclusion layer removed), all
-in the scenario's projected CRS. CSV files are UTF-8 with BOM; with
-``lang="zh"`` their headers are Chinese. Every file carries the data vintage ``as_of``.
+in the scenario's projected CRS. CSV files are UTF-8 with BOM, their headers and labels in
+``lang`` (``writers.files.write_table``). Every file carries the data vintage ``as_of``.
 """
 
 from __future__ import annotations
@@ -18,26 +18,13 @@ import pandas as pd
 from allocator.errors import InputError
 from allocator.land.scan import LandScan
 from allocator.sources.layers import database_engine, db_label
-from allocator.writers.files import write_csv, write_gpkg
+from allocator.writers.files import labelled, write_gpkg, write_table
 from models.tables import Problem
 
 REUSE_COLUMNS = ["parcel_id", "unit_id", "district", "park", "area_mu", "finding_codes",
-                 "idle_days", "fee_wan_cny", "recoverable", "class", "disposal", "disposal_zh",
+                 "idle_days", "fee_wan_cny", "recoverable", "class", "disposal",
                  "source", "site_id", "as_of"]  # fmt: skip
 OWNER_COLUMNS = ["firm_id", "land_user"]
-ZH = {
-    "parcel_id": "宗地编号", "unit_id": "不动产单元号", "district": "区县", "park": "园区",
-    "area_mu": "面积(亩)", "finding_codes": "认定规则", "idle_days": "闲置天数",
-    "fee_wan_cny": "闲置费(万元)", "recoverable": "可无偿收回", "class": "亩均评价等级",
-    "disposal": "处置建议代码", "disposal_zh": "处置建议", "source": "再利用来源",
-    "site_id": "地块单元编号", "as_of": "数据截止日期", "rule": "规则", "figure": "数值",
-    "unit": "单位", "comparator": "比较", "threshold": "阈值", "result": "结果", "note": "说明",
-    "firm_id": "企业代码", "land_user": "土地使用权人",
-    "parcels_flagged": "认定宗地数", "idle_area_mu": "闲置面积(亩)",
-    "low_efficiency_area_mu": "低效面积(亩)", "unsupplied_area_mu": "批而未供面积(亩)",
-    "reusable_area_mu": "可再利用面积(亩)", "fees_due_wan_cny": "应缴闲置费(万元)",
-    "quota_earned_mu": "挂钩新增指标(亩)", "sites": "再利用地块数",
-}  # fmt: skip
 
 
 def district_totals(result: LandScan, as_of: str) -> pd.DataFrame:
@@ -64,28 +51,25 @@ def district_totals(result: LandScan, as_of: str) -> pd.DataFrame:
     totals = totals.round(4)
     total = totals.drop(columns="district").sum().round(4).to_frame().T.assign(district="total")
     out = pd.concat([totals, total[totals.columns]], ignore_index=True)
+    out[["parcels_flagged", "sites"]] = out[["parcels_flagged", "sites"]].astype(int)
     out["as_of"] = as_of
     return out
 
 
-def _csv(frame: pd.DataFrame, path: Path, lang: str) -> None:
-    write_csv(frame.rename(columns=ZH) if lang == "zh" else frame, path)
-
-
-def write_reuse_list(result: LandScan, folder: Path, as_of: str, lang: str = "en") -> None:
+def write_reuse_list(result: LandScan, folder: Path, as_of: str, lang: str) -> None:
     """Write the reuse list files into ``folder`` (which must exist)."""
     flagged = result.reuse_list.assign(as_of=as_of)
     table = pd.DataFrame(flagged[REUSE_COLUMNS]).round({"area_mu": 4, "fee_wan_cny": 4})
-    _csv(table, folder / "reuse_list.csv", lang)
-    _csv(finding_rows(result, as_of).drop(columns="geometry"), folder / "findings.csv", lang)
-    _csv(district_totals(result, as_of), folder / "district_totals.csv", lang)
+    write_table(table, folder / "reuse_list.csv", lang)
+    write_table(finding_rows(result, as_of).drop(columns="geometry"), folder / "findings.csv", lang)
+    write_table(district_totals(result, as_of), folder / "district_totals.csv", lang)
     if result.grades is not None:
-        write_csv(result.grades.round(6).reset_index(), folder / "firm_grades.csv")
+        write_table(result.grades.round(6).reset_index(), folder / "firm_grades.csv", lang)
     if result.warnings:
         rows = [{"file": w.file, "row": w.row, "parcel_id": w.key, "field": w.field, "value": w.value,
                  "problem": w.rule} for w in result.warnings]  # fmt: skip
-        write_csv(pd.DataFrame(rows), folder / "land_warnings.csv")
-    write_gpkg(reuse_layers(result, as_of), folder / "reuse_list.gpkg", as_of)
+        write_table(pd.DataFrame(rows), folder / "land_warnings.csv", lang)
+    write_gpkg(reuse_layers(result, as_of, lang), folder / "reuse_list.gpkg", as_of)
 
 
 def finding_rows(result: LandScan, as_of: str) -> gpd.GeoDataFrame:
@@ -100,21 +84,22 @@ def finding_rows(result: LandScan, as_of: str) -> gpd.GeoDataFrame:
     )
 
 
-def reuse_layers(result: LandScan, as_of: str) -> dict[str, gpd.GeoDataFrame]:
+def reuse_layers(result: LandScan, as_of: str, lang: str) -> dict[str, gpd.GeoDataFrame]:
     """The layers of the reuse list: findings, flagged parcels, reuse sites, what exclusions
-    removed."""
+    removed; field names are codes, each code field followed by its labels in ``lang``."""
     flagged = result.reuse_list.assign(as_of=as_of)
     per_parcel = flagged[[c for c in REUSE_COLUMNS if c != "as_of"]].set_index("parcel_id")
     found = finding_rows(result, as_of)
     found = (
         found[found["result"] == "finding"].drop(columns="result").join(per_parcel, on="parcel_id")
     )
-    return {
+    layers = {
         "findings": found.reset_index(drop=True),
         "flagged_parcels": gpd.GeoDataFrame(flagged[[*REUSE_COLUMNS, "geometry"]], crs=flagged.crs),
         "sites": result.sites.assign(as_of=as_of),
         "exclusions_applied": result.excluded.assign(as_of=as_of),
     }
+    return {name: labelled(layer, lang) for name, layer in layers.items()}
 
 
 def write_basemap(result: LandScan, parks: pd.DataFrame | None, folder: Path, as_of: str) -> None:

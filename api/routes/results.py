@@ -23,9 +23,9 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from allocator.compare import compare
 from allocator.errors import InputError
 from allocator.report import write_report
-from allocator.writers.files import write_text_atomic
+from allocator.writers.files import labelled, read_table, write_text_atomic
 from api import schemas as s
-from api.deps import Planner, Route, SessionDep, SettingsDep, Viewer
+from api.deps import LangDep, Planner, Route, SessionDep, SettingsDep, Viewer
 from api.errors import invalid
 from api.jobs import release, result_of
 from models.result import Summary
@@ -43,9 +43,9 @@ MADE = {
 
 
 @functools.lru_cache(maxsize=128)
-def _read(path: Path, mtime_ns: int, parse: Callable[[Path], Any]) -> Any:
+def _read(path: Path, mtime_ns: int, parse: Callable[..., Any], *args: Any) -> Any:
     del mtime_ns  # part of the key: a rewritten file is read again
-    return parse(path)
+    return parse(path, *args)
 
 
 WAIT_S = 20.0  # longest wait for an export another request is making
@@ -72,13 +72,19 @@ def made_once(target: Path, make: Callable[[Path], object]) -> None:
         lock.release()
 
 
-def _cached(path: Path, parse: Callable[[Path], Any]) -> Any:
-    """``parse(path)``, once per version of the file (results never change once written)."""
-    return _read(path, path.stat().st_mtime_ns, parse)
+def _cached(path: Path, parse: Callable[..., Any], *args: Any) -> Any:
+    """``parse(path, *args)``, once per version of the file (results never change once
+    written)."""
+    return _read(path, path.stat().st_mtime_ns, parse, *args)
 
 
-def _rows(path: Path) -> list[dict[str, Any]]:
-    frame = pd.read_csv(path, encoding="utf-8-sig", dtype={"site_id": str, "start_year": "Int64"})
+def _relabelled(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The labels of a result table in ``lang`` (the sentences stay in the result's)."""
+    return labelled(frame.drop(columns=[c for c in frame.columns if str(c).endswith("_label")]), lang)  # fmt: skip
+
+
+def _rows(path: Path, lang: str) -> list[dict[str, Any]]:
+    frame = _relabelled(read_table(path, {"site_id": str, "start_year": "Int64"}), lang)
     return json.loads(frame.to_json(orient="records", force_ascii=False))
 
 
@@ -86,12 +92,12 @@ def _by_project(path: Path) -> dict[str, Any]:
     return {n["project_id"]: n for n in json.loads(path.read_text(encoding="utf-8"))}
 
 
-def _table(folder: Path, name: str) -> list[dict[str, Any]]:
-    """The rows of a result table."""
+def _table(folder: Path, name: str, lang: str) -> list[dict[str, Any]]:
+    """The rows of a result table, labelled in ``lang``."""
     path = folder / name
     if not path.exists():
         raise HTTPException(409, f"this result has no {name} (no solution; see /summary)")
-    return _cached(path, _rows)
+    return _cached(path, _rows, lang)
 
 
 def _explanations(folder: Path) -> dict[str, Any]:
@@ -125,9 +131,10 @@ def allocations(
     status: Annotated[Literal["approved", "rejected", "ineligible"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+    lang: LangDep = "zh",
 ) -> s.Page[dict[str, Any]]:
     _job, folder = result_of(session, settings, scenario_id)
-    rows = _table(folder, "allocations.csv")
+    rows = _table(folder, "allocations.csv", lang)
     wanted = {k: v for k, v in (("district", district), ("sector", sector), ("status", status))
               if v is not None}  # fmt: skip
     if wanted:
@@ -141,10 +148,10 @@ def allocations(
     responses=FOUND,
 )
 def resources(
-    session: SessionDep, settings: SettingsDep, _: Viewer, scenario_id: str
+    session: SessionDep, settings: SettingsDep, _: Viewer, scenario_id: str, lang: LangDep = "zh"
 ) -> list[dict[str, Any]]:
     _job, folder = result_of(session, settings, scenario_id)
-    return _table(folder, "resources.csv")
+    return _table(folder, "resources.csv", lang)
 
 
 @router.get(
@@ -153,10 +160,16 @@ def resources(
     responses=FOUND,
 )
 def project(
-    session: SessionDep, settings: SettingsDep, _: Viewer, scenario_id: str, project_id: str
+    session: SessionDep,
+    settings: SettingsDep,
+    _: Viewer,
+    scenario_id: str,
+    project_id: str,
+    lang: LangDep = "zh",
 ) -> dict[str, Any]:
     _job, folder = result_of(session, settings, scenario_id)
-    row = next((r for r in _table(folder, "allocations.csv") if r["project_id"] == project_id), None)  # fmt: skip
+    rows = _table(folder, "allocations.csv", lang)
+    row = next((r for r in rows if r["project_id"] == project_id), None)
     if row is None:
         raise HTTPException(404, f"no project {project_id!r} in scenario {scenario_id}")
     return {**row, "explanation_detail": _explanations(folder).get(project_id)}
@@ -187,6 +200,7 @@ def reuse_list(
             description="Output CRS; RFC 7946 order (longitude, latitude) for geographic ones.",
         ),
     ] = "EPSG:4490",
+    lang: LangDep = "zh",
 ) -> Response:
     job, folder = result_of(session, settings, scenario_id)
     gpkg = folder / "reuse_list.gpkg"
@@ -198,11 +212,11 @@ def reuse_list(
         rule = "not a coordinate reference system pyproj knows"
         return invalid([Problem("request", rule, field="crs", value=crs)])
     key = hashlib.sha256(target.to_wkt().encode()).hexdigest()[:16]
-    cached = settings.data_dir / "geojson" / f"{job.result_hash}-{layer}-{key}.json"
+    cached = settings.data_dir / "geojson" / f"{job.result_hash}-{layer}-{key}-{lang}.json"
     release(session)
 
     def make(path: Path) -> None:
-        frame = gpd.read_file(gpkg, layer=layer, engine="pyogrio")
+        frame = _relabelled(gpd.read_file(gpkg, layer=layer, engine="pyogrio"), lang)
         try:
             frame = frame.to_crs(target)
         except (pyproj.exceptions.ProjError, pyproj.exceptions.CRSError, ValueError):
@@ -214,7 +228,7 @@ def reuse_list(
             raise InputError([Problem("request", rule, field="crs", value=crs)])
         write_text_atomic(path, frame.to_json(drop_id=True, ensure_ascii=False))
 
-    made_once(cached, make)  # results never change: made once per layer and CRS
+    made_once(cached, make)  # results never change: made once per layer, CRS and language
     return FileResponse(cached, media_type="application/geo+json")
 
 
@@ -235,7 +249,7 @@ def report(
     settings: SettingsDep,
     _: Viewer,
     scenario_id: str,
-    lang: Annotated[Literal["zh", "en"], Query()] = "zh",
+    lang: LangDep = "zh",
 ) -> Response:
     try:
         job, folder = result_of(session, settings, scenario_id)

@@ -1,0 +1,108 @@
+"""The catalogue of words (``allocator.words``): every column and code written has a label in
+both languages, headers name one column each, and a result folder read in either language
+gives the same codes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from allocator.cli import app
+from allocator.words import CODE_COLUMNS, LANGS, WORDS, header, headers_to_columns, label, lookup
+from allocator.writers.files import read_table
+from tests.landkit import land_scenario
+from tests.test_placement import ONE_YEAR, proj, site_city, supplies
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+# English words a Chinese sentence may hold: names of things a planner types or reads.
+ALLOWED = {"MIP", "explain", "allocator", "mip_marginals", "false"}
+
+
+def test_every_entry_has_both_languages_and_every_header_one_column():
+    for key, words in WORDS.items():
+        assert words["zh"].strip() and words["en"].strip(), key
+        if key.startswith(("col.", "status.", "reason.", "rule.", "result.", "disposal.")):
+            assert CJK.search(words["zh"]), key
+    for lang in LANGS:
+        heads = [header(k.removeprefix("col."), lang) for k in WORDS if k.startswith("col.")]
+        assert len(heads) == len(set(heads)), [h for h in heads if heads.count(h) > 1]
+    to_code = headers_to_columns()
+    for key in WORDS:
+        if key.startswith("col."):
+            column = key.removeprefix("col.")
+            assert {to_code[header(column, lang)] for lang in LANGS} == {column}
+    assert header("energy_tce", "zh") == "能耗指标(吨标准煤)"
+    assert to_code["能耗指标(吨标准煤)"] == to_code["energy quota (tce)"] == "energy_tce"
+
+
+def test_codes_built_from_rules_and_lists_get_labels():
+    assert label("reason", "INELIGIBLE_FIRM_CLASS_D", "zh") == "不符合条件：企业亩均评价为D类"
+    assert label("rule", "LOW_COVERAGE;CLASS_D", "en") == (
+        "low efficiency: coverage below the standard;low efficiency: the user is graded class D"
+    )
+    assert label("scope", "tengzhou", "zh") == "滕州市"  # a district's own pool
+    assert label("sector", "no_such_sector", "zh") == "no_such_sector"  # shown as itself
+
+
+def scan_folder(folder: Path, lang: str) -> int:
+    """Every CSV of a result folder as people read it in ``lang``: each header is the label
+    of its column in ``lang``; each code column is followed by its labels, and every code in
+    it has one; Chinese sentences hold no English beyond ``ALLOWED``. Returns the number of
+    files scanned."""
+    to_code = headers_to_columns()
+    known = set(to_code.values())
+    files = sorted(folder.glob("*.csv"))
+    for path in files:
+        raw = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+        codes = [to_code.get(h, h) for h in raw.columns]
+        for head, code in zip(raw.columns, codes, strict=True):
+            assert code in known and head == header(code, lang), (
+                f"{path.name}: column {head!r} has no label in {lang}"
+            )
+        for column, kind in CODE_COLUMNS.items():
+            if column not in codes:
+                continue
+            at = codes.index(column)
+            assert codes[at + 1] == f"{column}_label", f"{path.name}: {column} without labels"
+            values = raw.iloc[:, at]
+            labels = raw.iloc[:, at + 1]
+            for value, shown in zip(values, labels, strict=True):
+                if value:
+                    assert shown == lookup(kind, value, lang), (
+                        f"{path.name}: {column} {value!r} has no label in {lang}"
+                    )
+                    if lang == "zh" and column != "unit":
+                        assert CJK.search(shown), f"{path.name}: {column} {value!r} → {shown!r}"
+        if lang == "zh":
+            for column in ("explanation", "reason_detail", "marginal_note"):
+                if column in codes:
+                    for text in raw.iloc[:, codes.index(column)]:
+                        english = set(re.findall(r"[A-Za-z_]{3,}", text)) - ALLOWED
+                        assert not english, f"{path.name}: {column} {text!r} has {english}"
+    return len(files)
+
+
+@pytest.mark.solver
+def test_a_result_folder_in_english_reads_back_as_the_chinese_one(tmp_path):
+    """The same scenario solved with --lang en and with the default (zh): every file scans
+    clean in its language, and reading either back gives the same codes and figures."""
+    site_city(tmp_path)
+    rows = [proj("P-1", 15), proj("P-2", 15), proj("P-3", 15, earliest_year=2030, latest_year=2031)]
+    path = land_scenario(tmp_path, rows, supplies(0), **ONE_YEAR)
+    folders = {}
+    for lang in LANGS:
+        folders[lang] = tmp_path / lang
+        extra = [] if lang == "zh" else ["--lang", "en"]
+        done = CliRunner().invoke(app, ["solve", str(path), "--out", str(folders[lang]), *extra])
+        assert done.exit_code == 0, done.output
+        assert scan_folder(folders[lang], lang) >= 8
+    for name in ("allocations.csv", "resources.csv", "reuse_list.csv", "findings.csv"):
+        zh, en = (read_table(folders[lang] / name) for lang in LANGS)
+        labels = [c for c in zh.columns if c.endswith("_label")]
+        sentences = ["explanation", "reason_detail", "marginal_note", "note"]
+        pd.testing.assert_frame_equal(zh.drop(columns=labels + sentences, errors="ignore"),
+                                      en.drop(columns=labels + sentences, errors="ignore"))  # fmt: skip
