@@ -14,12 +14,13 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 install: $(BIN)/.installed
 
 # Debian packages for the browser tests (headless Chromium, CJK fonts; no browser download)
-# and the PostGIS tests (a throwaway server started by the tests themselves).
+# the PostGIS tests (a throwaway server started by the tests themselves) and the workbook
+# test (LibreOffice opens result.xlsx).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 system-deps:
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk fontconfig \
-		postgresql-15 postgresql-15-postgis-3
+		postgresql-15 postgresql-15-postgis-3 libreoffice-calc
 
 sample: install
 	$(BIN)/allocator generate-sample --if-missing

@@ -4,7 +4,8 @@ it back without loading the engine).
 Files: ``allocations.csv`` (one row per project), ``resources.csv`` (one row per resource,
 year and scope), ``eligibility.csv`` (every rule checked, with figure and threshold),
 ``explanations.json``, ``placements.csv`` and the reuse list (with a parcel layer),
-``summary.json`` and, when infeasible, ``diagnosis.json``. CSV files are UTF-8 with BOM,
+``summary.json``, ``result.xlsx`` (the 台账 workbook, ``writers.workbook``) and, when
+infeasible, ``diagnosis.json``. CSV files are UTF-8 with BOM,
 their headers and labels in the scenario's language (``writers.files.write_table``).
 """
 
@@ -14,7 +15,8 @@ from pathlib import Path
 
 from allocator.explain.result import Result
 from allocator.writers.files import atomic_dir, write_json, write_table
-from allocator.writers.reuse import write_basemap, write_reuse_list
+from allocator.writers.reuse import reuse_layers, write_basemap, write_reuse_list
+from allocator.writers.workbook import write_workbook
 from models.result import Summary
 
 
@@ -35,7 +37,15 @@ def write_result(result: Result, out: Path) -> Summary:
             write_basemap(result.land, result.parks, tmp, as_of)
         if result.placements is not None:
             write_table(result.placements, tmp / "placements.csv", lang)
-        write_json(result.summary.model_dump(mode="json"), tmp / "summary.json")
+        summary = result.summary.model_dump(mode="json")
+        write_json(summary, tmp / "summary.json")
+        tables = {"projects": result.allocations, "resources": result.resources}
+        if result.land is not None:
+            findings = reuse_layers(result.land, as_of, lang)["findings"]
+            tables["land"] = findings.drop(columns="geometry")
+        write_workbook(tmp / "result.xlsx", lang, result.scenario.as_of, summary,
+                       result.scenario.model_dump(mode="json"),
+                       {k: v for k, v in tables.items() if v is not None})  # fmt: skip
         if result.summary.diagnosis is not None:
             write_json(result.summary.diagnosis.model_dump(mode="json"), tmp / "diagnosis.json")
     return result.summary
