@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: demo test test-fast lint typecheck unit install sample schema constraints clean bench system-deps
+.PHONY: demo test test-fast lint typecheck unit install sample schema docs constraints clean bench system-deps
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,9 @@ bench: install
 
 schema: install
 	$(BIN)/allocator schema --out scenarios/schema.json
+
+docs: install
+	$(BIN)/python -c "from allocator.words import input_columns_doc; print(input_columns_doc())" > docs/input_columns.md
 
 # Re-pin after changing dependencies: the versions the tests passed with.
 constraints: install

@@ -24,7 +24,9 @@ supplies: field `resource` = 'bond' no supply rows for declared resource `bond`
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +44,7 @@ from allocator.consistency import (
     not_caused_by,
 )
 from allocator.errors import InputError
+from allocator.words import LANGS, code_of, input_headers, label
 from models.scenario import Scenario
 from models.tables import FIRMS, PARKS, PROJECTS, SUPPLIES, Problem, TableSpec, parse_table
 
@@ -128,6 +131,86 @@ def _numeric_columns(scenario: Scenario) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
+# Columns whose cells may be given by label (滕州市, 高端装备) instead of code, and the kind
+# of label (allocator.words); list columns map each `;`-separated item.
+BY_LABEL = {"district": "district", "sector": "sector", "kind": "kind",
+            "major_level": "major_level", "zone_level": "zone_level", "resource": "resource",
+            "scope": "scope", "leading_sectors": "sector"}  # fmt: skip
+TOTAL_WORDS = {"合计", "总计", "小计", "total", "sum", "subtotal"}
+TOTAL_ROW = "a total row: each row must be one record; remove total rows"
+
+
+def _nearest(text: str, names: Sequence[str]) -> str:
+    close = difflib.get_close_matches(text, names, n=3, cutoff=0.4)
+    return f"; nearest accepted: {', '.join(close)}" if close else ""
+
+
+def _in_codes(raw: pd.DataFrame, spec: TableSpec, file: str, extra: Sequence[str],
+              choices: Mapping[str, Sequence[str]]) -> tuple[pd.DataFrame, list[Problem]]:  # fmt: skip
+    """A table as people fill it in, in codes: Chinese or English headers (the documented
+    ones, ``allocator.words.input_headers``) renamed to their columns, labels in coded
+    columns replaced by their codes; full-width forms in headers read as their ASCII twins
+    (Unicode NFKC: （亩） is (亩)). Stated rules for spreadsheets from bureaus: the first
+    row holds the headers, one per column (a column without a header — merged header cells,
+    several header rows — is refused), and a row whose id cell is 合计, 总计, 小计 or total is a
+    total row, refused (each row must be one record). A value that is neither a code nor a
+    label of one is named with the nearest accepted names."""
+    columns = [c.name for c in spec.columns] + list(extra)
+    aliases = input_headers(spec.name, tuple(c.name for c in spec.columns))
+    problems: list[Problem] = []
+    renamed: dict[Any, str] = {}
+    dropped = []  # reported here, not again as unknown columns
+    for head in raw.columns:
+        text = unicodedata.normalize("NFKC", str(head)).strip()  # （亩） reads as (亩)
+        if text in columns or text in aliases:
+            renamed[head] = aliases.get(text, text)
+        elif text.startswith("Unnamed:") or not text:
+            rule = ("this column has no header (merged header cells, or several header rows?): "
+                    "the first row must hold one header per column, every later row one record")  # fmt: skip
+            problems.append(Problem(file, rule, field=text or "(empty)"))
+            dropped.append(head)
+        elif not text.isascii():
+            rule = "unknown column" + _nearest(text, [*aliases, *columns])
+            problems.append(Problem(file, rule, field=text))
+            dropped.append(head)
+    frame = raw.drop(columns=dropped).rename(columns=renamed)
+    if spec.key in frame.columns:
+        keys = frame[spec.key].astype(str).str.strip().str.lower()
+        for i in frame.index[keys.isin(TOTAL_WORDS)]:
+            problems.append(Problem(file, TOTAL_ROW, int(i) + 2, spec.key, str(frame.at[i, spec.key])))  # fmt: skip
+    for column, kind in BY_LABEL.items():
+        spec_column = spec.column(column)
+        if column not in frame.columns or spec_column is None:
+            continue
+        split = spec_column.kind == "list"
+        frame[column] = frame[column].map(lambda v, k=kind, s=split: _coded(v, k, s))
+        allowed = list(choices.get(column, spec_column.choices or ()))
+        if not allowed:
+            continue
+        names = [*allowed, *(label(kind, c, lang) for c in allowed for lang in LANGS)]
+        shown = ", ".join(f"{label(kind, c, 'zh')} ({c})" for c in allowed[:12])
+        if len(allowed) > 12:
+            shown += f", … ({len(allowed)} in all)"
+        for i, value in frame[column].items():
+            items = value.split(";") if split and isinstance(value, str) else [value]
+            for item in (x.strip() for x in items if isinstance(x, str)):
+                if item and item not in allowed:
+                    rule = f"must be one of: {shown}{_nearest(item, names)}"
+                    key = frame.at[i, spec.key] if spec.key in frame.columns else None
+                    problems.append(Problem(file, rule, int(i) + 2, column, item,
+                                            str(key) if key else None))  # fmt: skip
+    return frame, problems
+
+
+def _coded(value: Any, kind: str, split: bool) -> Any:
+    """A cell given by label in its code (other cells unchanged)."""
+    if not isinstance(value, str):
+        return value
+    if split:
+        return ";".join(code_of(kind, x.strip()) or x.strip() for x in value.split(";"))
+    return code_of(kind, value.strip()) or value
+
+
 @dataclass
 class _Parsed:
     """A table typed as far as it goes (None when a column is wrong), and its wrong cells
@@ -143,7 +226,11 @@ def _parse(raw: pd.DataFrame, spec: TableSpec, label: str, problems: list[Proble
     geometry = raw.geometry if isinstance(raw, gpd.GeoDataFrame) else None
     if geometry is not None:
         raw = pd.DataFrame(raw.drop(columns=geometry.name))
+    raw, own = _in_codes(raw, spec, label, kw.get("extra_columns", ()), kw.get("choices", {}))
     table, found = parse_table(raw, spec, label, **kw)
+    said = {(p.row, p.field) for p in own}
+    totals = {p.row for p in own if p.field == spec.key and p.rule == TOTAL_ROW}
+    found = own + [p for p in found if (p.row, p.field) not in said and p.row not in totals]
     problems.extend(found)
     if any(p.row is None for p in found):  # a column is missing or wrong: nothing to check
         return _Parsed(None, set())

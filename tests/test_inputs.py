@@ -36,12 +36,12 @@ def test_every_bad_cell_is_reported_with_row_field_value_and_rule(case_file):
     expected = [
         "projects.csv row 2 (P-1): field `land_mu` = '-3' must be ≥ 0",
         "projects.csv row 3 (P-2): field `energy_tce_per_year` = 'nan' must be a finite number",
-        "projects.csv row 3 (P-2): field `district` = 'atlantis' must be one of: xuecheng",
+        "projects.csv row 3 (P-2): field `district` = 'atlantis' must be one of: 薛城区 (xuecheng)",
         "projects.csv row 4 (P-3): field `annual_tax_wan_cny` = '' must not be empty",
         "projects.csv row 4 (P-3): field `investment_wan_cny` = 'inf' must be a finite number",
         "projects.csv row 5 (P-4): field `readiness` = '1.5' must be ≤ 1",
         "projects.csv row 5 (P-4): field `build_years` = '1.5' must be a whole number",
-        "projects.csv row 5 (P-4): field `kind` = 'mega' must be one of: new, expansion",
+        "projects.csv row 5 (P-4): field `kind` = 'mega' must be one of: 新建 (new), 扩建 (expansion)",
     ]
     for text in expected:
         assert any(f.startswith(text) for f in found), (text, found)

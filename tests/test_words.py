@@ -12,7 +12,16 @@ import pytest
 from typer.testing import CliRunner
 
 from allocator.cli import app
-from allocator.words import CODE_COLUMNS, LANGS, WORDS, header, headers_to_columns, label, lookup
+from allocator.words import (
+    CODE_COLUMNS,
+    LANGS,
+    WORDS,
+    header,
+    headers_to_columns,
+    input_columns_doc,
+    label,
+    lookup,
+)
 from allocator.writers.files import read_table
 from tests.landkit import land_scenario
 from tests.test_placement import ONE_YEAR, proj, site_city, supplies
@@ -23,6 +32,9 @@ ALLOWED = {"MIP", "explain", "allocator", "mip_marginals", "false"}
 
 
 def test_every_entry_has_both_languages_and_every_header_one_column():
+    keys = (Path(__file__).resolve().parents[1] / "allocator" / "words.csv").read_text(
+        encoding="utf-8").splitlines()[1:]  # fmt: skip
+    assert len(keys) == len(WORDS), "a key appears twice in words.csv"
     for key, words in WORDS.items():
         assert words["zh"].strip() and words["en"].strip(), key
         if key.startswith(("col.", "status.", "reason.", "rule.", "result.", "disposal.")):
@@ -37,6 +49,23 @@ def test_every_entry_has_both_languages_and_every_header_one_column():
             assert {to_code[header(column, lang)] for lang in LANGS} == {column}
     assert header("energy_tce", "zh") == "能耗指标(吨标准煤)"
     assert to_code["能耗指标(吨标准煤)"] == to_code["energy quota (tce)"] == "energy_tce"
+
+
+def test_input_headers_name_one_column_each_and_are_documented():
+    from models.tables import FIRMS, PARKS, PROJECTS, SUPPLIES
+
+    for spec in (PROJECTS, FIRMS, SUPPLIES, PARKS):
+        seen: dict[str, str] = {}
+        for column in spec.columns:
+            assert f"in.{spec.name}.{column.name}" in WORDS, (spec.name, column.name)
+            for key in (f"in.{spec.name}.{column.name}", f"col.{column.name}",
+                        f"col.{column.name}_label"):  # fmt: skip
+                for lang in LANGS:
+                    if key in WORDS:
+                        head = WORDS[key][lang]
+                        assert seen.setdefault(head, column.name) == column.name, (spec.name, head)
+    docs = Path(__file__).resolve().parents[1] / "docs" / "input_columns.md"
+    assert docs.read_text(encoding="utf-8") == input_columns_doc() + "\n", "run `make docs`"
 
 
 def test_codes_built_from_rules_and_lists_get_labels():

@@ -106,6 +106,27 @@ def sweep(
 
 
 @app.command()
+def template(
+    out: Annotated[Path, typer.Option(help="Workbook to write (.xlsx).")] = Path("项目申报表.xlsx"),
+    scenario: Annotated[
+        Path | None, typer.Option(help="Scenario whose districts and sectors to offer.")
+    ] = None,
+    lang: Lang = None,
+) -> None:
+    """Write the projects workbook to fill in: headers, drop-down lists, notes."""
+    from allocator.sources import read_scenario
+    from allocator.writers.template import write_template
+    from models.scenario import Scenario
+
+    if out.suffix.lower() != ".xlsx":
+        err.print(f"--out was {str(out)!r} but is expected to end in .xlsx", markup=False)
+        raise typer.Exit(EXIT_INVALID)
+    sc = guarded("reading", lambda _say: read_scenario(scenario)) if scenario else Scenario()
+    guarded("writing", lambda _say: write_template(out, sc, lang or sc.lang))
+    out_console.print(f"template in {out}", markup=False, highlight=False)
+
+
+@app.command()
 def report(
     result: Annotated[Path, typer.Argument(help="Result folder (from allocator solve).")],
     lang: Lang = None,
