@@ -36,6 +36,7 @@ from allocator.sample_land import (
     parks_layer,
 )
 from allocator.sample_projects import SECTOR_WEIGHT, SECTORS, projects
+from allocator.words import label
 from allocator.writers.files import write_csv, write_gpkg
 from models.scenario import Scenario
 
@@ -124,7 +125,7 @@ def _parks(rng: np.random.Generator) -> pd.DataFrame:
             rows.append(
                 {
                     "park": park,
-                    "name": f"{district} park {i}",
+                    "name": f"{label('district', district, 'zh')}{i}号{'化工园区' if park in chemical else '产业园'}",
                     "district": district,
                     "zone_level": level,
                     "leading_sectors": ";".join(leading),

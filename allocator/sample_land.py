@@ -23,6 +23,8 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
+from allocator.words import label
+
 CRS = "EPSG:4548"
 DISTRICTS_FILE = Path(__file__).with_name("zaozhuang_districts.gpkg")
 HITECH = ((117.40, 34.83), 7000.0)  # 高新区: centre (lon, lat) and radius in metres, in 薛城区
@@ -35,7 +37,16 @@ ADMIN_CODE = {
     "tengzhou": "370481",
     "hitech": "370471",
 }
+FIRM_WORDS = "华鲁恒泰鑫源盛达信宏丰瑞兴隆和金鼎德润安康永昌中天广利汇通正阳东方新宇联合九州宝"
 ROAD_M = 24.0
+
+
+def _trade_name(i: int) -> str:
+    """Firm ``i``'s trade name: the digits of i in base 42 as characters (unique per firm)."""
+    k = len(FIRM_WORDS)
+    return FIRM_WORDS[i % k] + FIRM_WORDS[i // k % k] + FIRM_WORDS[i // k // k % k]
+
+
 BLOCK_M2 = 250_000.0
 MU_M2 = 10_000 / 15
 
@@ -151,12 +162,12 @@ def exclusion_layers(
         farmland.append(shapely.box(x0 - 1500, y0 - 1500, x1 + 1500, y0 + depth))
     return {
         "ecological_red_line": gpd.GeoDataFrame(
-            {"name": [f"red line {i + 1}" for i in range(len(corridors))]},
+            {"name": [f"生态保护红线{i + 1}" for i in range(len(corridors))]},
             geometry=corridors,
             crs=CRS,
         ),
         "basic_farmland": gpd.GeoDataFrame(
-            {"name": [f"farmland {i + 1}" for i in range(len(farmland))]},
+            {"name": [f"永久基本农田{i + 1}" for i in range(len(farmland))]},
             geometry=farmland,
             crs=CRS,
         ),
@@ -322,7 +333,10 @@ def _firms(
     return pd.DataFrame(
         {
             "firm_id": ids,
-            "name": [f"firm {i:05d}" for i in range(n)],
+            "name": [
+                f"枣庄{_trade_name(i)}{label('sector', s, 'zh')}有限公司"
+                for i, s in enumerate(sector)
+            ],
             "district": district,
             "sector": sector,
             "above_scale": revenue >= 2000,

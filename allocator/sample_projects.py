@@ -14,6 +14,7 @@ import pandas as pd
 from pyproj import Transformer
 
 from allocator.sample_land import CRS
+from allocator.words import label
 from models.scenario import DISTRICTS, EMERGING, TRADITIONAL, Scenario
 
 DISTRICT_WEIGHT = dict(zip(DISTRICTS, (0.12, 0.12, 0.11, 0.10, 0.10, 0.27, 0.18), strict=True))
@@ -162,7 +163,8 @@ def _table(rng: np.random.Generator, p: dict[str, Any], lon: np.ndarray, lat: np
     n, infra = len(p["kind"]), p["infra"]
     return pd.DataFrame({
         "project_id": [f"P-{i + 1:04d}" for i in range(n)],
-        "name": [f"{s.replace('_', ' ')} project {i + 1}" for i, s in enumerate(p["sector"])],
+        "name": [f"{label('district', d, 'zh')}{label('sector', s, 'zh')}{label('kind', k, 'zh')}项目{i + 1:04d}"
+                 for i, (d, s, k) in enumerate(zip(p["district"], p["sector"], p["kind"], strict=True))],
         "firm_id": p["firm"], "district": p["district"], "park": p["park"], "sector": p["sector"],
         "kind": p["kind"], "major_level": p["major"], "two_high_segment": list(p["two_high"]),
         "investment_wan_cny": p["investment"], "land_mu": p["land"],

@@ -48,6 +48,7 @@ CODE_COLUMNS = {
     "finding_codes": "rule",
     "disposal": "disposal",
     "source": "source",
+    "zone_level": "zone_level",
 }
 
 

@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 from allocator.cli import app
 from allocator.sample import generate
-from allocator.writers.files import read_table
+from allocator.writers.files import read_table, relabelled
 from tests.conftest import project, write_case
+from tests.test_report import check_what_binds
 from tests.test_words import scan_folder
 
 pytestmark = pytest.mark.solver
@@ -81,6 +82,7 @@ def test_sample_end_to_end_time_limited(sample_scenario, tmp_path):
     recompute_explanations(notes, alloc, res)
     # every file in Chinese: headers, labels of every code, sentences (tests/test_words.py)
     assert scan_folder(out, "zh") == 9
+    check_what_binds(relabelled(res, "en"))  # the report's "what binds", in figures
     # validate runs the same checks and land scan as solve: the same counts
     checked = run("validate", path)
     assert checked.exit_code == 0, checked.output

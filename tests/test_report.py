@@ -143,6 +143,16 @@ CJK_DRAWN = """() => {
 }"""
 
 
+MAP_COLOURS = """() => {
+  const out = new Set();
+  for (const key of ['findings', 'sites']) {
+    const layer = window.__report.layers[key];
+    if (layer) layer.eachLayer(l => out.add(l.options.color));
+  }
+  return Array.from(out);
+}"""
+
+
 def check_page(page: Any, errors: list[str], blocked: list[str], summary: dict[str, Any], name: str) -> None:  # fmt: skip
     assert page.evaluate("document.querySelectorAll('.leaflet-pane canvas, .leaflet-pane svg').length") > 0  # fmt: skip
     assert page.evaluate("window.__report.layers.sites.getLayers().length") == 1
@@ -157,8 +167,18 @@ def check_page(page: Any, errors: list[str], blocked: list[str], summary: dict[s
     page.fill("#filter", "")
     page.select_option("#status-filter", "approved")
     assert page.inner_text("#shown-count") == "1"
+    row = page.locator("#projects tbody tr:not([hidden])").first
+    row.click()  # the project's explanation, on click
+    said = row.locator("td").last.get_attribute("title")
+    assert said and said in page.inner_text("#explanation")
     drawn = page.evaluate(CJK_DRAWN)
     assert drawn["zh"] != drawn["box"], "Chinese labels are drawn as boxes: no CJK font"
+    # district names on the map; a legend entry for every colour a feature is drawn in
+    names = page.evaluate("Array.from(document.querySelectorAll('.district-name')).map(e => e.textContent)")  # fmt: skip
+    assert {"薛城区", "Xuecheng"} & set(names), names  # in the page's language
+    used = page.evaluate(MAP_COLOURS)
+    keyed = page.evaluate("Array.from(document.querySelectorAll('.legend [data-colour]')).map(e => e.dataset.colour)")  # fmt: skip
+    assert used and set(used) == set(keyed), (used, keyed)
     assert errors == [] and blocked == [], (errors, blocked)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -232,7 +252,7 @@ def test_tables_and_plots_match_the_result_files(solved):
         assert cell is not None and float(cell[1]) == row.value_wan_cny
     by_district = re.search(r'id="by-district".*?</table>', html, re.S)
     assert by_district is not None
-    approved = alloc[alloc["status"] == "approved"].groupby("district").size()
+    approved = alloc[alloc["status"] == "approved"].groupby("district_label").size()
     shown = dict(
         re.findall(r"<td>(\w+)</td><td class=\"num\" data-value=\"(\d+)\"", by_district[0])
     )
@@ -244,13 +264,28 @@ def test_tables_and_plots_match_the_result_files(solved):
     assert values == resources[["supply", "purchased", "used"]].to_numpy().ravel().tolist()
     frontier = read_table(solved["base"] / "frontier_energy.csv")
     assert len(frontier) == 3 and html.count("<figure") == 4  # 2 resources, frontier, frequency
-    assert "<figcaption>价值与供给的前沿: energy</figcaption>" in html
+    assert "<figcaption>价值与供给的前沿: 能耗指标</figcaption>" in html
     assert "<figcaption>备选方案中的入选频率</figcaption>" in html
     again = CliRunner().invoke(app, ["report", str(solved["base"]), "--compare", str(solved["no_p1"]),
                                      "--out", str(solved["base"] / "again.html")])  # fmt: skip
     assert (
         again.exit_code == 0 and (solved["base"] / "again.html").read_text("utf-8") == html
     )  # no clock
+
+
+def check_what_binds(resources: Any) -> None:
+    """Every line of "what binds" is a full supply row of resources.csv with its LP dual
+    (run on the sample by tests/test_cli.py, where rows of several resources bind)."""
+    from allocator.report import what_binds
+
+    lines = what_binds(resources, "en")
+    assert lines and len({line.split(" ")[0] for line in lines}) >= 2  # more than one resource
+    by_row = {(r.resource_label, str(r.year), r.scope_label): r for r in resources.itertuples()}
+    for line in lines:
+        head, value = re.fullmatch(r"(.+): full; one more .+ is worth ([\d,.]+) 万元 \(LP dual\)", line).groups()  # type: ignore[union-attr]  # fmt: skip
+        name, year, scope = re.fullmatch(r"(.+) (\d{4}) (.+)", head).groups()  # type: ignore[union-attr]
+        row = by_row[(name, year, scope)]
+        assert row.slack <= 1e-6 and float(value.replace(",", "")) == pytest.approx(row.dual_lp_wan_cny_per_unit, abs=0.005)  # fmt: skip
 
 
 STALE_CACHE = """

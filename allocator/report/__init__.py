@@ -11,7 +11,6 @@ can check them against ``summary.json``.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from pathlib import Path
@@ -22,9 +21,9 @@ import jinja2
 import pandas as pd
 
 from allocator.compare import compare, load_result
-from allocator.report.fonts import families, quiet_glyphs
-from allocator.words import DEFAULT_LANG, LANGS
-from allocator.writers.files import read_table, write_text_atomic
+from allocator.report.charts import frequency_chart, frontier_chart, resource_charts
+from allocator.words import DEFAULT_LANG, LANGS, header, label, word
+from allocator.writers.files import labelled, read_table, relabelled, write_text_atomic
 
 HERE = Path(__file__).parent
 CRS_MAP = "EPSG:4490"
@@ -112,111 +111,33 @@ def _round_coords(text: str) -> str:
     return re.sub(r"(-?\d+\.\d{6})\d+", r"\1", text)
 
 
-def _svg(fig: Any) -> str:
-    buffer = io.StringIO()
-    with quiet_glyphs():
-        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})  # no clock
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    text = buffer.getvalue()
-    return text[text.index("<svg") :]
-
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update({
-        "svg.fonttype": "none",  # text stays text: the browser's fonts draw 中文
-        "svg.hashsalt": "allocator",  # the same figure gives the same SVG
-        "font.family": list(families()),
-        "font.size": 9,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-    })  # fmt: skip
-    return plt
-
-
-def resource_charts(resources: pd.DataFrame, lab: dict[str, str]) -> list[dict[str, str]]:
-    """Per resource: supply, used and purchased per year (all scopes summed) as bars, and
-    the marginal value of each supply row (LP relaxation, 万元 per unit) as lines on the
-    right axis, one per scope."""
-    plt = _plt()
-    charts = []
-    for name, rows in resources.groupby("resource", sort=False):
-        per_year = rows.groupby("year")[["supply", "used", "purchased"]].sum()
-        fig, ax = plt.subplots(figsize=(4.4, 2.5))
-        width = 0.27
-        years = list(per_year.index)
-        bars = (("supply", "#9ecae1"), ("used", "#3182bd"), ("purchased", "#e6550d"))
-        for i, (col, color) in enumerate(bars):
-            ax.bar([y + (i - 1) * width for y in years], per_year[col], width, label=lab[col], color=color)  # fmt: skip
-        ax.set_xticks(years)
-        ax.set_title(f"{name} ({rows['unit'].iloc[0]})")
-        right = ax.twinx()
-        for i, (_, scope) in enumerate(rows.groupby("scope", sort=True)):
-            right.plot(scope["year"], scope["dual_lp_wan_cny_per_unit"], color="#444", marker=".",
-                       linewidth=0.8, label=lab["marginal"] if i == 0 else None)  # fmt: skip
-        right.set_ylim(bottom=0)
-        handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-        ax.legend(
-            handles=handles,
-            frameon=False,
-            fontsize=7,
-            ncol=2,
-            loc="upper center",
-            bbox_to_anchor=(0.5, -0.12),
-        )  # below the axes: the bars stay clear
-        charts.append({"resource": str(name), "svg": _svg(fig)})
-    return charts
-
-
-def frontier_chart(frame: pd.DataFrame, resource: str, lab: dict[str, str]) -> str:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(4.6, 2.6))
-    ax.plot(frame["supply"], frame["value_wan_cny"], marker="o", color="#3182bd")
-    ax.set_xlabel(f"{resource} {lab['supply']}")
-    ax.set_ylabel(lab["value_wan_cny"])
-    ax.set_title(lab["frontier"])
-    return _svg(fig)
-
-
-def frequency_chart(frame: pd.DataFrame, lab: dict[str, str]) -> str:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(4.6, 2.6))
-    counts = frame["frequency"].round(2).value_counts().sort_index()
-    ax.bar([f"{v:.0%}" for v in counts.index], counts.to_numpy(), color="#3182bd")
-    ax.set_xlabel(lab["frequency"])
-    ax.set_ylabel(lab["count"])
-    return _svg(fig)
-
-
-def _map_layers(folder: Path, alloc: pd.DataFrame) -> dict[str, Any] | None:
+def _map_layers(folder: Path, alloc: pd.DataFrame, lang: str) -> dict[str, Any] | None:
+    """The map's layers as GeoJSON, each code with its label in ``lang`` (popups, legend,
+    district names)."""
     gpkg = folder / "reuse_list.gpkg"
     if not gpkg.exists():
         return None
-    sites = gpd.read_file(gpkg, layer="sites", engine="pyogrio")
-    findings = gpd.read_file(gpkg, layer="flagged_parcels", engine="pyogrio")
+    sites = relabelled(gpd.read_file(gpkg, layer="sites", engine="pyogrio"), lang)
+    findings = relabelled(gpd.read_file(gpkg, layer="flagged_parcels", engine="pyogrio"), lang)
+    alloc = relabelled(alloc, lang)
     placed = read_table(folder / "placements.csv", {"site_id": str}) \
         if (folder / "placements.csv").exists() else pd.DataFrame(columns=["site_id", "project_id"])  # fmt: skip
     on_site = placed.groupby("site_id")["project_id"].apply(lambda s: ", ".join(s))
     sites["placed"] = sites["site_id"].map(on_site).fillna("")
     layers: dict[str, Any] = {
-        "sites": _geojson(sites, ["site_id", "park", "district", "source", "area_mu",
-                                  "available_year", "placed"]),
-        "findings": _geojson(findings, ["parcel_id", "district", "park", "area_mu",
-                                        "finding_codes", "disposal", "site_id"]),
+        "sites": _geojson(sites, ["site_id", "park", "district_label", "source", "source_label",
+                                  "area_mu", "available_year", "placed"]),
+        "findings": _geojson(findings, ["parcel_id", "district_label", "park", "area_mu",
+                                        "finding_codes", "finding_codes_label",
+                                        "disposal_label", "site_id"]),
     }  # fmt: skip
     base = folder / "basemap.gpkg"
     parks = None
     if base.exists():
-        districts = gpd.read_file(base, layer="districts", engine="pyogrio")
-        parks = gpd.read_file(base, layer="parks", engine="pyogrio")
-        layers["districts"] = _geojson(districts, ["district"])
-        layers["parks"] = _geojson(parks, ["park", "district", "zone_level"])
+        districts = labelled(gpd.read_file(base, layer="districts", engine="pyogrio"), lang)
+        parks = labelled(gpd.read_file(base, layer="parks", engine="pyogrio"), lang)
+        layers["districts"] = _geojson(districts, ["district", "district_label"])
+        layers["parks"] = _geojson(parks, ["park", "district_label", "zone_level_label"])
     # approved projects: on their site, or (new land) at their park's centre
     approved = alloc[alloc["status"] == "approved"].copy()
     centre = sites.set_index("site_id").geometry.representative_point()
@@ -232,6 +153,23 @@ def _map_layers(folder: Path, alloc: pd.DataFrame) -> dict[str, Any] | None:
                                               "start_year", "value_wan_cny", "site_id",
                                               "land_source", "explanation"])  # fmt: skip
     return layers
+
+
+def what_binds(resources: pd.DataFrame, lang: str, each: int = 4) -> list[str]:
+    """The supply rows that are full and worth something at the margin, in words (the
+    figures are those of resources.csv): per resource its ``each`` most valuable rows, the
+    most valuable resource first."""
+    full = resources[(resources["slack"] <= 1e-6) & (resources["dual_lp_wan_cny_per_unit"] > 0)]
+    full = full.sort_values("dual_lp_wan_cny_per_unit", ascending=False)
+    full = full.groupby("resource", sort=False).head(each)
+    return [word("text.binds", lang, resource=r.resource_label, year=r.year, scope=r.scope_label,
+                 unit=r.unit_label, value=f"{r.dual_lp_wan_cny_per_unit:,.2f}")
+            for r in full.itertuples()]  # fmt: skip
+
+
+def _properties(layers: dict[str, Any] | None) -> set[str]:
+    """The property names of the map's features (their popups show them in words)."""
+    return {k for layer in (layers or {}).values() for f in layer["features"] for k in f["properties"]}  # fmt: skip
 
 
 def _inline_css(text: str) -> str:
@@ -261,12 +199,14 @@ def _headline(summary: dict[str, Any]) -> list[tuple[str, Any, str]]:
     return headline
 
 
-def _extras(folder: Path, lab: dict[str, str]) -> dict[str, str]:
+def _extras(folder: Path, lab: dict[str, str], lang: str) -> dict[str, str]:
     """Charts of what-ifs written into the folder: frontiers, selection frequencies."""
     extras: dict[str, str] = {}
     for path in sorted(folder.glob("frontier_*.csv")):
         resource = path.stem.removeprefix("frontier_")
-        extras[f"{lab['frontier']}: {resource}"] = frontier_chart(read_table(path), resource, lab)
+        extras[f"{lab['frontier']}: {label('resource', resource, lang)}"] = frontier_chart(
+            read_table(path), resource, lab, lang
+        )
     if (folder / "selection_frequency.csv").exists():
         freq = read_table(folder / "selection_frequency.csv")
         extras[lab["frequency"]] = frequency_chart(freq, lab)
@@ -293,14 +233,17 @@ def build(
     else:  # infeasible or no solution: the summary (and its diagnosis) only
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
         alloc = resources = pd.DataFrame()
+    if has_solution:  # labels in the report's language, whatever the files' language
+        alloc, resources = relabelled(alloc, lang), relabelled(resources, lang)
+        alloc["start_year"] = alloc["start_year"].astype("Int64")  # 2027, not 2027.0
     approved = alloc[alloc["status"] == "approved"] if has_solution else alloc
     headline = _headline(summary)
     by = {}
     for col in ("district", "sector"):
         if has_solution:
-            counts = approved.groupby(col).size().sort_values(ascending=False)
+            counts = approved.groupby(f"{col}_label").size().sort_values(ascending=False)
             by[col] = [(str(k), int(v)) for k, v in counts.items()]
-    extras = _extras(folder, lab)
+    extras = _extras(folder, lab, lang)
     diff = None
     if other is not None:
         diff = compare(folder, other)
@@ -308,19 +251,24 @@ def build(
         loader=jinja2.FileSystemLoader(HERE), autoescape=True, undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )  # fmt: skip
-    layers = _map_layers(folder, alloc) if has_solution else None
+    layers = _map_layers(folder, alloc, lang) if has_solution else None
     map_json = _round_coords(json.dumps(layers, ensure_ascii=False)).replace("</", "<\\/")
-    table_cols = ["project_id", "name", "district", "sector", "status", "start_year",
-                  "value_wan_cny", "site_id", "reason", "explanation"]  # fmt: skip
+    table_cols = ["project_id", "name", "district_label", "sector_label", "status", "start_year",
+                  "value_wan_cny", "site_id", "reason", "reason_label", "explanation"]  # fmt: skip
     rows = alloc.reindex(columns=table_cols).astype(object).where(alloc.notna(), "").to_dict("records") if has_solution else []  # fmt: skip
     return env.get_template("report.html.j2").render(
         lang=lang,
         lab=lab,
+        binds=what_binds(resources, lang) if has_solution else [],
+        binds_title=word("report.binds", lang),
+        no_binds=word("report.no_binds", lang),
+        explain_hint=word("report.explain_hint", lang),
+        page_words={**{k: header(k, lang) for k in _properties(layers)}, **lab},
         status_words={k: v[lang] for k, v in STATUS_WORDS.items()},
         summary=summary,
         headline=headline,
         by=by,
-        charts=resource_charts(resources, lab) if has_solution else [],
+        charts=resource_charts(resources, lab, lang) if has_solution else [],
         resources=resources.to_dict("records") if has_solution else [],
         extras=extras,
         rows=rows,

@@ -73,6 +73,11 @@ def labelled(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     return out
 
 
+def relabelled(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """``frame`` (read back, with labels in some language) labelled in ``lang``."""
+    return labelled(frame.drop(columns=[c for c in frame.columns if str(c).endswith("_label")]), lang)  # fmt: skip
+
+
 def for_people(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     """A table as people read it in ``lang``: labelled (``labelled``), yes/no for
     true/false, headers in words (``allocator.words``)."""

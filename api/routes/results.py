@@ -15,7 +15,6 @@ from typing import Annotated, Any, Literal
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pyproj
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
@@ -23,7 +22,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from allocator.compare import compare
 from allocator.errors import InputError
 from allocator.report import write_report
-from allocator.writers.files import labelled, read_table, write_text_atomic
+from allocator.writers.files import read_table, relabelled, write_text_atomic
 from api import schemas as s
 from api.deps import LangDep, Planner, Route, SessionDep, SettingsDep, Viewer
 from api.errors import invalid
@@ -78,13 +77,8 @@ def _cached(path: Path, parse: Callable[..., Any], *args: Any) -> Any:
     return _read(path, path.stat().st_mtime_ns, parse, *args)
 
 
-def _relabelled(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """The labels of a result table in ``lang`` (the sentences stay in the result's)."""
-    return labelled(frame.drop(columns=[c for c in frame.columns if str(c).endswith("_label")]), lang)  # fmt: skip
-
-
 def _rows(path: Path, lang: str) -> list[dict[str, Any]]:
-    frame = _relabelled(read_table(path, {"site_id": str, "start_year": "Int64"}), lang)
+    frame = relabelled(read_table(path, {"site_id": str, "start_year": "Int64"}), lang)
     return json.loads(frame.to_json(orient="records", force_ascii=False))
 
 
@@ -216,7 +210,7 @@ def reuse_list(
     release(session)
 
     def make(path: Path) -> None:
-        frame = _relabelled(gpd.read_file(gpkg, layer=layer, engine="pyogrio"), lang)
+        frame = relabelled(gpd.read_file(gpkg, layer=layer, engine="pyogrio"), lang)
         try:
             frame = frame.to_crs(target)
         except (pyproj.exceptions.ProjError, pyproj.exceptions.CRSError, ValueError):
