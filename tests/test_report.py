@@ -19,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from allocator.cli import app
+from allocator.words import WORDS
 from allocator.writers.files import read_table
 from tests.conftest import missing, serving
 from tests.test_api import Service, bundle, settings_for
@@ -167,6 +168,12 @@ def check_page(page: Any, errors: list[str], blocked: list[str], summary: dict[s
     page.fill("#filter", "")
     page.select_option("#status-filter", "approved")
     assert page.inner_text("#shown-count") == "1"
+    if page.evaluate("document.documentElement.lang") == "zh":  # no code where a label exists
+        kinds = ("status", "reason", "district", "sector", "kind", "resource", "run", "change",
+                 "source", "disposal", "land_source", "scope", "result", "rule", "unit")  # fmt: skip
+        codes = {k.split(".", 1)[1] for k in WORDS if k.split(".")[0] in kinds}
+        shown = set(re.findall(r"[A-Za-z_]+", page.inner_text("body")))
+        assert not shown & (codes - {"t", "mu", "tce"}), shown & codes  # units are words too
     row = page.locator("#projects tbody tr:not([hidden])").first
     row.click()  # the project's explanation, on click
     said = row.locator("td").last.get_attribute("title")

@@ -22,7 +22,7 @@ import pandas as pd
 
 from allocator.compare import compare, load_result
 from allocator.report.charts import frequency_chart, frontier_chart, resource_charts
-from allocator.words import DEFAULT_LANG, LANGS, header, label, word
+from allocator.words import DEFAULT_LANG, LANGS, WORDS, header, label, word
 from allocator.writers.files import labelled, read_table, relabelled, write_text_atomic
 
 HERE = Path(__file__).parent
@@ -176,7 +176,7 @@ def _inline_css(text: str) -> str:
     return re.sub(r"url\(images/[^)]*\)", "none", text)  # no image the page cannot reach
 
 
-def _headline(summary: dict[str, Any]) -> list[tuple[str, Any, str]]:
+def _headline(summary: dict[str, Any], lang: str) -> list[tuple[str, Any, str]]:
     """(label key, the unrounded figure, the figure as shown) of the headline."""
     land = summary.get("land") or {}
     parts = summary.get("objective_parts") or {}
@@ -185,7 +185,7 @@ def _headline(summary: dict[str, Any]) -> list[tuple[str, Any, str]]:
     purchases = parts.get("purchase_cost_wan_cny")
     projects = summary["projects"]
     headline = [
-        ("status", summary["status"], summary["status"]),
+        ("status", summary["status"], label("run", summary["status"], lang)),
         ("gap", gap, "–" if gap is None else f"{gap:.4%}"),
         ("value", value, "–" if value is None else f"{value:,.0f}"),
         *[(k, projects.get(k, 0), f"{projects.get(k, 0):,}") for k in STATUS_WORDS],
@@ -237,7 +237,7 @@ def build(
         alloc, resources = relabelled(alloc, lang), relabelled(resources, lang)
         alloc["start_year"] = alloc["start_year"].astype("Int64")  # 2027, not 2027.0
     approved = alloc[alloc["status"] == "approved"] if has_solution else alloc
-    headline = _headline(summary)
+    headline = _headline(summary, lang)
     by = {}
     for col in ("district", "sector"):
         if has_solution:
@@ -259,6 +259,10 @@ def build(
     return env.get_template("report.html.j2").render(
         lang=lang,
         lab=lab,
+        status_label=label("run", summary["status"], lang),
+        change_words={
+            k.removeprefix("change."): v[lang] for k, v in WORDS.items() if k.startswith("change.")
+        },
         binds=what_binds(resources, lang) if has_solution else [],
         binds_title=word("report.binds", lang),
         no_binds=word("report.no_binds", lang),
