@@ -49,6 +49,7 @@ CODE_COLUMNS = {
     "disposal": "disposal",
     "source": "source",
     "zone_level": "zone_level",
+    "not_graded_because": "not_graded",
 }
 
 

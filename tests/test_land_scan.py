@@ -170,7 +170,8 @@ def test_per_mu_grades_by_rank(tmp_path):
     firms.append(firm("SMALL", land_mu=2.0))
     land = scan(tmp_path, [parcel("A", cell(0))], firms)
     classes = land.grades["class"]
-    assert classes["SMALL"] == "T" and land.grades.at["SMALL", "not_graded_because"] == "under 3 mu"
+    assert classes["SMALL"] == "T" and land.grades.at["SMALL", "not_graded_because"] == "small_land"
+    assert label("not_graded", "small_land", "zh") == "用地面积小于评价起点"
     assert classes[[f"F{i:02d}" for i in range(19, 14, -1)]].tolist() == ["A"] * 5  # top 25%
     assert classes["F00"] == "D"  # bottom 5% of 20
     assert (classes == "B").sum() == 9 and (classes == "C").sum() == 5

@@ -50,7 +50,7 @@ def grade(firms: pd.DataFrame, settings: Evaluation, building: set[str]) -> pd.D
             firms["land_mu"] < settings.min_land_mu,
             firms.index.isin(sorted(building)),
         ],
-        ["utility", f"under {settings.min_land_mu:g} mu", "still building"],
+        ["utility", "small_land", "building"],  # codes: words in allocator/words.csv
         "",
     )
     score = pd.Series(np.nan, index=firms.index)

@@ -34,6 +34,7 @@ from models.scenario import Scenario
 from models.tables import PARCELS, Problem, parse_table
 
 VERSION = version("allocator")  # a new version scans again (read once, at import)
+FORMAT = 2  # raise when what a scan returns changes within a version (2: grade reasons as codes)
 
 
 @dataclass
@@ -61,6 +62,7 @@ def cache_key(
     sector settings, and the content of the layers, firms and parks."""
     parts = [
         VERSION,
+        str(FORMAT),
         sc.as_of.isoformat(),
         sc.land.model_dump_json(),
         sc.eligibility.model_dump_json(),
