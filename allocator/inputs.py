@@ -46,7 +46,7 @@ from allocator.consistency import (
 from allocator.errors import InputError
 from allocator.words import LANGS, code_of, input_headers, label
 from models.scenario import Scenario
-from models.tables import FIRMS, PARKS, PROJECTS, SUPPLIES, Problem, TableSpec, parse_table
+from models.tables import FIRMS, PARKS, PROJECTS, SUPPLIES, Problem, TableSpec, one_of, parse_table
 
 TABLES = ("projects", "supplies", "firms", "parks")  # hashed into summary.json
 
@@ -188,9 +188,7 @@ def _in_codes(raw: pd.DataFrame, spec: TableSpec, file: str, extra: Sequence[str
         if not allowed:
             continue
         names = [*allowed, *(label(kind, c, lang) for c in allowed for lang in LANGS)]
-        shown = ", ".join(f"{label(kind, c, 'zh')} ({c})" for c in allowed[:12])
-        if len(allowed) > 12:
-            shown += f", … ({len(allowed)} in all)"
+        shown = one_of(tuple(f"{label(kind, c, 'zh')} ({c})" for c in allowed))
         for i, value in frame[column].items():
             items = value.split(";") if split and isinstance(value, str) else [value]
             for item in (x.strip() for x in items if isinstance(x, str)):

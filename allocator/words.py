@@ -68,7 +68,7 @@ def lookup(kind: str, code: str, lang: str) -> str | None:
         return None if None in found else ";".join(str(f) for f in found)
     if kind == "reason" and code.startswith("INELIGIBLE_"):
         rule = lookup("rule", code.removeprefix("INELIGIBLE_"), lang)
-        return None if rule is None else ("不符合条件：" if lang == "zh" else "ineligible: ") + rule
+        return None if rule is None else word("text.ineligible", lang, rule=rule)
     words = WORDS.get(f"{kind}.{code}")
     if words is None and kind == "scope":
         words = WORDS.get(f"district.{code}")

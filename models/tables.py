@@ -318,7 +318,7 @@ def _check_columns(
     return problems
 
 
-def _one_of(choices: tuple[str, ...]) -> str:
+def one_of(choices: tuple[str, ...]) -> str:
     """The allowed values, the first twelve of a longer list and their number."""
     shown = ", ".join(choices[:12])
     return shown if len(choices) <= 12 else f"{shown}, … ({len(choices)} in all)"
@@ -334,7 +334,7 @@ def _parse_column(
         if choices is None:
             return text.where(~empty, None), []
         return text.where(~empty, None), [
-            (~empty & ~text.isin(choices), "must be one of: " + _one_of(choices))
+            (~empty & ~text.isin(choices), "must be one of: " + one_of(choices))
         ]
     if column.kind == "list":
         values = text.map(lambda s: tuple(x.strip() for x in s.split(";") if x.strip()))
@@ -342,7 +342,7 @@ def _parse_column(
             return values, []
         allowed = set(choices)
         bad = values.map(lambda items: any(x not in allowed for x in items)).astype(bool)
-        return values, [(bad, "every `;`-separated item must be one of: " + _one_of(choices))]
+        return values, [(bad, "every `;`-separated item must be one of: " + one_of(choices))]
     if column.kind == "date":
         dates = pd.to_datetime(text.where(~empty, None), format="ISO8601", errors="coerce")
         return dates, [(~empty & dates.isna(), "must be a date, YYYY-MM-DD")]

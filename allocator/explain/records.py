@@ -96,7 +96,7 @@ def _line(rows: list[dict[str, Any]], units: dict[str, str], lang: str) -> str:
                           scope=label("scope", scope, lang), each=each, unit=unit,
                           price=f"{float(np.mean([r['price'] for r in g])):,.4g}",
                           cost=f"{float(np.sum([r['cost'] for r in g])):,.0f}"))  # fmt: skip
-    return ("；" if lang == "zh" else "; ").join(parts)
+    return word("text.parts", lang).join(parts)
 
 
 def explanations(run: Run, allocations: pd.DataFrame) -> list[dict[str, Any]]:
@@ -165,13 +165,13 @@ def _text(r: Any, start: int, value: float, cost: float, binding: list[dict[str,
         lead = word(
             "text.locked_in" if r.reason == "LOCKED_IN" else "text.approved", lang, **figures
         )
-        items = ("、" if lang == "zh" else ", ").join(per_unit)
+        items = word("text.items", lang).join(per_unit)
         return lead + (word("text.per_unit_list", lang, items=items) if per_unit else "")
     if r.reason == "OUTCOMPETED":
         return word("text.outcompeted", lang, **figures)
     if r.reason == "LEFT_OUT_BY_FIT":
         full = sorted({(b["resource"], b["year"], b["scope"]) for b in binding})
-        rows = ("、" if lang == "zh" else ", ").join(
+        rows = word("text.items", lang).join(
             f"{label('resource', res, lang)} {year} {label('scope', scope, lang)}"
             for res, year, scope in full
         )
@@ -207,4 +207,4 @@ def note(row: pd.Series, lang: str) -> str:
         parts.append(word("text.mip_not_computed", lang))
     if row.get("mip_note"):
         parts.append(str(row["mip_note"]))
-    return ("；" if lang == "zh" else "; ").join(parts)
+    return word("text.parts", lang).join(parts)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from allocator.explain.result import Result
 from allocator.writers.files import atomic_dir, write_json, write_table
-from allocator.writers.reuse import reuse_layers, write_basemap, write_reuse_list
+from allocator.writers.reuse import write_basemap, write_reuse_list
 from allocator.writers.workbook import write_workbook
 from models.result import Summary
 
@@ -32,17 +32,15 @@ def write_result(result: Result, out: Path) -> Summary:
             write_table(result.allocations, tmp / "allocations.csv", lang)
         if result.resources is not None:
             write_table(result.resources, tmp / "resources.csv", lang)
+        tables = {"projects": result.allocations, "resources": result.resources}
         if result.land is not None:
-            write_reuse_list(result.land, tmp, as_of, lang)
+            layers = write_reuse_list(result.land, tmp, as_of, lang)
+            tables["land"] = layers["findings"].drop(columns="geometry")
             write_basemap(result.land, result.parks, tmp, as_of)
         if result.placements is not None:
             write_table(result.placements, tmp / "placements.csv", lang)
         summary = result.summary.model_dump(mode="json")
         write_json(summary, tmp / "summary.json")
-        tables = {"projects": result.allocations, "resources": result.resources}
-        if result.land is not None:
-            findings = reuse_layers(result.land, as_of, lang)["findings"]
-            tables["land"] = findings.drop(columns="geometry")
         write_workbook(tmp / "result.xlsx", lang, result.scenario.as_of, summary,
                        result.scenario.model_dump(mode="json"),
                        {k: v for k, v in tables.items() if v is not None})  # fmt: skip

@@ -56,8 +56,11 @@ def district_totals(result: LandScan, as_of: str) -> pd.DataFrame:
     return out
 
 
-def write_reuse_list(result: LandScan, folder: Path, as_of: str, lang: str) -> None:
-    """Write the reuse list files into ``folder`` (which must exist)."""
+def write_reuse_list(
+    result: LandScan, folder: Path, as_of: str, lang: str
+) -> dict[str, gpd.GeoDataFrame]:
+    """Write the reuse list files into ``folder`` (which must exist); return the layers of
+    its GeoPackage (``reuse_layers``)."""
     flagged = result.reuse_list.assign(as_of=as_of)
     table = pd.DataFrame(flagged[REUSE_COLUMNS]).round({"area_mu": 4, "fee_wan_cny": 4})
     write_table(table, folder / "reuse_list.csv", lang)
@@ -69,7 +72,9 @@ def write_reuse_list(result: LandScan, folder: Path, as_of: str, lang: str) -> N
         rows = [{"file": w.file, "row": w.row, "parcel_id": w.key, "field": w.field, "value": w.value,
                  "problem": w.rule} for w in result.warnings]  # fmt: skip
         write_table(pd.DataFrame(rows), folder / "land_warnings.csv", lang)
-    write_gpkg(reuse_layers(result, as_of, lang), folder / "reuse_list.gpkg", as_of)
+    layers = reuse_layers(result, as_of, lang)
+    write_gpkg(layers, folder / "reuse_list.gpkg", as_of)
+    return layers
 
 
 def finding_rows(result: LandScan, as_of: str) -> gpd.GeoDataFrame:

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import xlsxwriter
 
+from allocator.inputs import BY_LABEL
 from allocator.words import label, word
 from models.scenario import Scenario
 from models.tables import PROJECTS, Column
 
 ROWS = 5000  # rows with drop-down lists
-BY_LABEL = {"district": "district", "sector": "sector", "kind": "kind", "major_level": "major_level"}  # fmt: skip
 
 
 def _choices(scenario: Scenario) -> dict[str, list[str]]:
