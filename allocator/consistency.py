@@ -77,49 +77,49 @@ class Known:
     files: dict[str, str] = field(default_factory=dict)  # parks, firms, parcels -> label
 
 
-def _project_problems(pid: str, r: pd.Series, ids: pd.Index, known: Known) -> Iterator[tuple[str, object, str]]:  # fmt: skip
-    """(field, value, rule) of each rule one project breaks."""
+Broken = tuple[str, object, str, dict[str, object]]  # field, value, rule template, figures
+
+
+def _project_problems(pid: str, r: pd.Series, ids: pd.Index, known: Known) -> Iterator[Broken]:  # fmt: skip
+    """(field, value, rule template, its figures) of each rule one project breaks."""
     if r.earliest_year > r.latest_year:
-        yield "latest_year", int(r.latest_year), f"is before earliest_year {int(r.earliest_year)}"
+        yield ("latest_year", int(r.latest_year), "is before earliest_year {year}",
+               {"year": int(r.earliest_year)})  # fmt: skip
     if r.existing_parcel_id and r.kind not in ("expansion", "tech_upgrade"):
-        yield "existing_parcel_id", r.existing_parcel_id, "is only for expansion or tech_upgrade"
+        yield "existing_parcel_id", r.existing_parcel_id, "is only for expansion or tech_upgrade", {}  # fmt: skip
     elif r.existing_parcel_id and known.parcels is not None and r.existing_parcel_id not in known.parcels:  # fmt: skip
-        yield (
-            "existing_parcel_id",
-            r.existing_parcel_id,
-            f"names no parcel of {known.files['parcels']}",
-        )
+        yield ("existing_parcel_id", r.existing_parcel_id, "names no parcel of {table}",
+               {"table": known.files["parcels"]})  # fmt: skip
     if r.firm_id and known.firms is not None and r.firm_id not in known.firms:
-        yield "firm_id", r.firm_id, f"names no firm of {known.files['firms']}"
+        yield "firm_id", r.firm_id, "names no firm of {table}", {"table": known.files["firms"]}
     if r.two_high_segment and r.two_high_segment not in TWO_HIGH_SEGMENTS:
-        yield (
-            "two_high_segment",
-            r.two_high_segment,
-            "must be one of: " + ", ".join(TWO_HIGH_SEGMENTS),
-        )
+        yield ("two_high_segment", r.two_high_segment, "must be one of: {choices}",
+               {"choices": ", ".join(TWO_HIGH_SEGMENTS)})  # fmt: skip
     parks = known.parks
     if parks is not None and r.park:
         if r.park not in parks.index:
-            yield "park", r.park, f"is not a park of {known.files['parks']}"
+            yield "park", r.park, "is not a park of {table}", {"table": known.files["parks"]}
         elif parks.at[r.park, "district"] != r.district:
-            yield "park", r.park, f"lies in {parks.at[r.park, 'district']}, not {r.district}"
+            yield ("park", r.park, "lies in {park_district}, not {district}",
+                   {"park_district": parks.at[r.park, "district"], "district": r.district})  # fmt: skip
     for fld in ("requires", "excludes"):
         for q in r[fld]:
             if q == pid:
-                yield fld, q, "a project cannot refer to itself"
+                yield fld, q, "a project cannot refer to itself", {}
             elif q not in ids:
-                yield fld, q, "names no project of the table"
+                yield fld, q, "names no project of the table", {}
 
 
 def check_projects(pr: pd.DataFrame, known: Known, file: str, rows: Mapping[str, int]) -> list[Problem]:  # fmt: skip
     """Each project's window, kind, segment, park, firm, parcel and references to other
     projects; ``rows`` gives each project's row in the file."""
-    out = [Problem(file, rule, rows[pid], fld, str(value), pid)
+    out = [Problem.of(file, rule, rows[pid], fld, str(value), pid, **figures)
            for pid, r in pr.iterrows()
-           for fld, value, rule in _project_problems(str(pid), r, pr.index, known)]  # fmt: skip
+           for fld, value, rule, figures in _project_problems(str(pid), r, pr.index, known)]  # fmt: skip
     for cycle in _requires_cycles(pr):
-        out.append(Problem(file, "forms a cycle: " + " -> ".join(cycle), rows[cycle[0]],
-                           "requires", ";".join(pr.at[cycle[0], "requires"]), cycle[0]))  # fmt: skip
+        out.append(Problem.of(file, "forms a cycle: {cycle}", rows[cycle[0]], "requires",
+                              ";".join(pr.at[cycle[0], "requires"]), cycle[0],
+                              cycle=" -> ".join(cycle)))  # fmt: skip
     return out
 
 
@@ -136,37 +136,41 @@ def check_supplies(sc: Scenario, su: pd.DataFrame, file: str) -> list[Problem]:
         allowed = ["city"] if res.scope == "city" else list(sc.districts)
         if r.scope not in [*allowed, "province_reserve"]:
             out.append(
-                Problem(
+                Problem.of(
                     file,
-                    f"scope of a {res.scope}-scope resource must be one of: "
-                    + ", ".join([*allowed, "province_reserve"]),
+                    "scope of a {scope}-scope resource must be one of: {choices}",
                     row,
                     "scope",
                     r.scope,
                     r.resource,
+                    scope=res.scope,
+                    choices=", ".join([*allowed, "province_reserve"]),
                 )
             )
         if r.year not in years:
             out.append(
-                Problem(
+                Problem.of(
                     file,
-                    f"year is outside the scenario horizon {years[0]}–{years[-1]}: "
+                    "year is outside the scenario horizon {first}–{last}: "
                     "drop the row or widen `horizon`",
                     row,
                     "year",
                     f"{r.year:.0f}",
                     r.resource,
+                    first=years[0],
+                    last=years[-1],
                 )
             )
         if pd.notna(r.price_wan_cny_per_unit) and res.purchase is None:
             out.append(
-                Problem(
+                Problem.of(
                     file,
-                    f"resource {r.resource} declares no purchase market in the scenario",
+                    "resource {resource} declares no purchase market in the scenario",
                     row,
                     "price_wan_cny_per_unit",
                     str(r.price_wan_cny_per_unit),
                     r.resource,
+                    resource=r.resource,
                 )
             )
     dup = su.duplicated(["resource", "year", "scope"], keep="first")
@@ -185,11 +189,12 @@ def check_supplies(sc: Scenario, su: pd.DataFrame, file: str) -> list[Problem]:
     for name in sc.resources:
         if not (su["resource"] == name).any():
             out.append(
-                Problem(
+                Problem.of(
                     file,
-                    f"no supply rows for declared resource `{name}`",
+                    "no supply rows for declared resource `{resource}`",
                     field="resource",
                     value=name,
+                    resource=name,
                 )
             )
     return out
@@ -204,8 +209,9 @@ def _locks(sc: Scenario, pr: pd.DataFrame, file: str) -> list[Problem]:
                                value=pid))  # fmt: skip
             continue
         if year is not None and year not in years:
-            out.append(Problem(file, f"year is outside the horizon {years[0]}–{years[-1]}",
-                               field=f"locked_in.{pid}", value=str(year)))  # fmt: skip
+            out.append(Problem.of(file, "year is outside the horizon {first}–{last}",
+                                  field=f"locked_in.{pid}", value=str(year), first=years[0],
+                                  last=years[-1]))  # fmt: skip
         elif (
             year is not None
             and not pr.loc[pid, ["earliest_year", "latest_year"]].isna().any()  # else: wrong cells

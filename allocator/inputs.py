@@ -101,7 +101,9 @@ def validated(document: dict[str, Any], file: str) -> Scenario:
             loc = ".".join(str(p) for p in err["loc"])
             value = err.get("input")
             shown = None if isinstance(value, dict | list) else str(value)
-            problems.append(Problem(file, err["msg"], field=loc or None, value=shown))
+            figures = tuple((k, str(v)) for k, v in (err.get("ctx") or {}).items())
+            problems.append(Problem(file, err["msg"], field=loc or None, value=shown,
+                                    template=f"pydantic:{err['type']}", figures=figures))  # fmt: skip
         raise InputError(problems) from exc
 
 
@@ -141,8 +143,8 @@ TOTAL_ROW = "a total row: each row must be one record; remove total rows"
 
 
 def _nearest(text: str, names: Sequence[str]) -> str:
-    close = difflib.get_close_matches(text, names, n=3, cutoff=0.4)
-    return f"; nearest accepted: {', '.join(close)}" if close else ""
+    """The accepted names nearest to ``text``, listed, or "" when none is near."""
+    return ", ".join(difflib.get_close_matches(text, names, n=3, cutoff=0.4))
 
 
 def _in_codes(raw: pd.DataFrame, spec: TableSpec, file: str, extra: Sequence[str],
@@ -170,8 +172,9 @@ def _in_codes(raw: pd.DataFrame, spec: TableSpec, file: str, extra: Sequence[str
             problems.append(Problem(file, rule, field=text or "(empty)"))
             dropped.append(head)
         elif not text.isascii():
-            rule = "unknown column" + _nearest(text, [*aliases, *columns])
-            problems.append(Problem(file, rule, field=text))
+            near = _nearest(text, [*aliases, *columns])
+            rule = "unknown column; nearest accepted: {near}" if near else "unknown column"
+            problems.append(Problem.of(file, rule, field=text, near=near))
             dropped.append(head)
     frame = raw.drop(columns=dropped).rename(columns=renamed)
     if spec.key in frame.columns:
@@ -193,10 +196,13 @@ def _in_codes(raw: pd.DataFrame, spec: TableSpec, file: str, extra: Sequence[str
             items = value.split(";") if split and isinstance(value, str) else [value]
             for item in (x.strip() for x in items if isinstance(x, str)):
                 if item and item not in allowed:
-                    rule = f"must be one of: {shown}{_nearest(item, names)}"
+                    near = _nearest(item, names)
+                    rule = "must be one of: {choices}" + (
+                        "; nearest accepted: {near}" if near else ""
+                    )
                     key = frame.at[i, spec.key] if spec.key in frame.columns else None
-                    problems.append(Problem(file, rule, int(i) + 2, column, item,
-                                            str(key) if key else None))  # fmt: skip
+                    problems.append(Problem.of(file, rule, int(i) + 2, column, item,
+                                               str(key) if key else None, choices=shown, near=near))  # fmt: skip
     return frame, problems
 
 

@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import csv
 import functools
+import json
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from models.tables import Problem
 
 LANGS = ("zh", "en")
 Lang = Literal["zh", "en"]
@@ -57,6 +61,37 @@ def word(key: str, lang: str, **figures: object) -> str:
     """The words of ``key`` in ``lang``, with ``figures`` put into its template."""
     text = WORDS[key][lang]
     return text.format(**figures) if figures else text
+
+
+def said(problem: Problem, lang: str) -> str:
+    """A problem with the input in ``lang``: where it is, what it holds, the rule it breaks.
+    The rule's words are ``msg.<template>`` (``models.tables.Problem.of``; a pydantic error's
+    template is ``pydantic:<type>``) or, for a rule without figures, ``msg.<rule>``; a rule
+    the catalogue does not hold is said in English."""
+    if lang == "en":
+        return str(problem)
+    rule = rule_words(problem, lang)
+    where = problem.file if problem.row is None else f"{problem.file} 第 {problem.row} 行"
+    if problem.key:
+        where += f"（{problem.key}）"
+    what = ""
+    if problem.field is not None:
+        what = f"字段 `{problem.field}`" + (
+            "" if problem.value is None else f" = {problem.value!r}"
+        )
+    return f"{where}：{what} {rule}" if what else f"{where}：{rule}"
+
+
+def rule_words(problem: Problem, lang: str) -> str:
+    """The rule a problem breaks, in ``lang`` (``said``)."""
+    words = WORDS.get(f"msg.{problem.template or problem.rule}")
+    return words[lang].format(**dict(problem.figures)) if words and lang != "en" else problem.rule
+
+
+def note(code: str, figures: str, lang: str) -> str:
+    """The words of a land finding's note: its template ``note.<code>`` filled with its
+    figures (a JSON object, ``land.findings``); no code, no words."""
+    return word(f"note.{code}", lang, **json.loads(figures or "{}")) if code else ""
 
 
 def lookup(kind: str, code: str, lang: str) -> str | None:

@@ -14,20 +14,43 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from allocator.errors import InputError, internal_error
+from allocator.words import LANGS, rule_words, said, word
+from api.deps import request_lang
 from models.tables import Problem
 
 
-def problem_json(p: Problem) -> dict[str, Any]:
-    """A problem as the API reports it: where, the value, the rule and the CLI's message."""
+def problem_json(p: Problem, lang: str) -> dict[str, Any]:
+    """A problem as the API reports it: where, the value, the rule (in English, for
+    machines) and the CLI's message in ``lang``."""
     loc = [x for x in (p.file, p.row, p.field) if x is not None]
     return {"loc": loc, "file": p.file, "row": p.row, "field": p.field, "value": p.value,
-            "key": p.key, "rule": p.rule, "message": str(p)}  # fmt: skip
+            "key": p.key, "rule": p.rule, "message": said(p, lang)}  # fmt: skip
 
 
-def invalid(problems: list[Problem]) -> JSONResponse:
+def kept(problems: list[Problem]) -> list[dict[str, Any]]:
+    """Problems as a job keeps them: in English, with their messages in every language."""
+    return [{**problem_json(p, "en"), "messages": {lang: said(p, lang) for lang in LANGS}}
+            for p in problems]  # fmt: skip
+
+
+def told(problems: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
+    """Problems kept by ``kept`` as ``problem_json`` says them in ``lang`` (problems kept
+    before they had their messages in every language: in English)."""
+    return [{k: v for k, v in p.items() if k != "messages"}
+            | {"message": p.get("messages", {}).get(lang, p["message"])} for p in problems]  # fmt: skip
+
+
+def asked_lang(request: Request) -> str:
+    """The language a request asks for (``api.deps.request_lang``), whatever else is wrong
+    with it: an unknown ``?lang=`` counts as not given."""
+    given = request.query_params.get("lang")
+    return request_lang(request, given if given in LANGS else None)  # type: ignore[arg-type]
+
+
+def invalid(problems: list[Problem], lang: str) -> JSONResponse:
     body = {
-        "message": f"invalid input: {len(problems)} problem(s)",
-        "detail": [problem_json(p) for p in problems],
+        "message": word("text.invalid_input", lang, n=len(problems)),
+        "detail": [problem_json(p, lang) for p in problems],
     }
     return JSONResponse(body, status_code=422)
 
@@ -45,20 +68,24 @@ def shown(value: Any) -> Any:
     return value
 
 
-async def _request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+async def _request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    lang = asked_lang(request)
     problems = []
     for e in exc.errors():
         loc = [shown(str(x)) for x in e["loc"]]
         value = shown(e.get("input"))
+        figures = tuple((k, str(v)) for k, v in (e.get("ctx") or {}).items())
+        rule = rule_words(Problem("request", str(e["msg"]), template=f"pydantic:{e['type']}",
+                                  figures=figures), lang)  # fmt: skip
         problems.append({"loc": loc, "field": ".".join(loc[1:]) or loc[0], "value": value,
-                         "rule": shown(e["msg"]), "message": f"{'.'.join(loc)}: {e['msg']}"})  # fmt: skip
-    body = {"message": f"invalid request: {len(problems)} problem(s)", "detail": problems}
+                         "rule": shown(e["msg"]), "message": f"{'.'.join(loc)}: {shown(rule)}"})  # fmt: skip
+    body = {"message": word("text.invalid_request", lang, n=len(problems)), "detail": problems}
     return JSONResponse(json.loads(json.dumps(body, default=str)), status_code=422)
 
 
-async def _input_invalid(_: Request, exc: Exception) -> JSONResponse:
+async def _input_invalid(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InputError)
-    return invalid(exc.problems)
+    return invalid(exc.problems, asked_lang(request))
 
 
 async def _busy(_: Request, exc: Exception) -> JSONResponse:

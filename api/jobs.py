@@ -35,9 +35,9 @@ def release(session: Session) -> None:
     session.commit()
 
 
-def status_of(session: Session, job: Job) -> s.ScenarioStatus:
+def status_of(session: Session, job: Job, lang: str) -> s.ScenarioStatus:
     result = session.get(Result, job.result_hash) if job.result_hash else None
-    return s.ScenarioStatus.of(job, result)
+    return s.ScenarioStatus.of(job, result, lang)
 
 
 def cancel(session: Session, key: ApiKey, job: Job) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from api.errors import told
 from api.store import Job, Result
 from models.result import Summary
 from models.scenario import Scenario
@@ -220,7 +221,8 @@ class ScenarioStatus(BaseModel):
     links: Links
 
     @classmethod
-    def of(cls, job: Job, result: Result | None) -> ScenarioStatus:
+    def of(cls, job: Job, result: Result | None, lang: str) -> ScenarioStatus:
+        """A job's status; its input problems said in ``lang`` (each stored in both)."""
         base = f"/v1/scenarios/{job.id}"
         callback = None
         if job.callback_url:
@@ -237,7 +239,7 @@ class ScenarioStatus(BaseModel):
             result_status=result.status if result else None,
             progress=job.progress,
             message=job.message,
-            problems=job.problems,
+            problems=told(job.problems, lang),
             base=job.base,
             input_hash=job.input_hash,
             attempts=job.attempts,

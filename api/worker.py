@@ -42,7 +42,7 @@ def solve_in_child(document: dict[str, Any], locations: dict[str, str], out: str
     from allocator.errors import AllocatorError, Infeasible, InputError, internal_error
     from allocator.explain.result import result_of
     from allocator.writers.folder import write_result
-    from api.errors import problem_json
+    from api.errors import kept
     from api.submissions import read_job_inputs
 
     try:
@@ -53,7 +53,7 @@ def solve_in_child(document: dict[str, Any], locations: dict[str, str], out: str
         summary = write_result(result_of(run), Path(out))
         conn.send(("done", summary.model_dump(mode="json")))
     except InputError as exc:
-        conn.send(("invalid", [problem_json(p) for p in exc.problems]))
+        conn.send(("invalid", kept(exc.problems)))
     except AllocatorError as exc:
         conn.send(("failed", str(exc)))
     except Exception as exc:  # a bug: logged with its id; the job says the id, the server stays up

@@ -46,13 +46,17 @@ UNIT_TOKENS = (
     "pct",
     "percent",
 )
-TRUE_WORDS = {"true", "1", "yes", "y", "t"}
-FALSE_WORDS = {"false", "0", "no", "n", "f"}
+TRUE_WORDS = {"true", "1", "yes", "y", "t", "是"}
+FALSE_WORDS = {"false", "0", "no", "n", "f", "否"}
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with the input: where it is, what it holds and the rule it breaks."""
+    """One thing wrong with the input: where it is, what it holds and the rule it breaks.
+
+    ``rule`` is in English; a rule with figures in it also keeps its ``template`` and the
+    ``figures`` (``Problem.of``), so that ``allocator.words.said`` can put it in Chinese.
+    """
 
     file: str
     rule: str
@@ -60,6 +64,15 @@ class Problem:
     field: str | None = None
     value: str | None = None
     key: str | None = None  # the record's id, e.g. the project_id of that row
+    template: str = ""
+    figures: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, file: str, template: str, row: int | None = None, field: str | None = None,
+           value: str | None = None, key: str | None = None, **figures: object) -> Problem:  # fmt: skip
+        """A problem whose rule is ``template`` (``str.format``) filled with ``figures``."""
+        shown = tuple((k, str(v)) for k, v in figures.items())
+        return cls(file, template.format(**dict(shown)), row, field, value, key, template, shown)
 
     def __str__(self) -> str:
         where = self.file if self.row is None else f"{self.file} row {self.row}"
@@ -298,11 +311,14 @@ def _check_columns(
         )
         if twin is not None:
             problems.append(
-                Problem(
+                Problem.of(
                     file,
-                    f"column is in unit `{_unit(col)}`, but the table expects `{twin}` in "
-                    f"`{_unit(twin)}`: convert the values and rename the column",
+                    "column is in unit `{unit}`, but the table expects `{twin}` in "
+                    "`{twin_unit}`: convert the values and rename the column",
                     field=col,
+                    unit=_unit(col),
+                    twin=twin,
+                    twin_unit=_unit(twin),
                 )
             )
             if twin in missing:
@@ -324,17 +340,24 @@ def one_of(choices: tuple[str, ...]) -> str:
     return shown if len(choices) <= 12 else f"{shown}, … ({len(choices)} in all)"
 
 
+Check = tuple[pd.Series, str, dict[str, str]]  # bad cells, rule template, its figures
+
+
 def _parse_column(
     text: pd.Series, column: Column, choices: tuple[str, ...] | None
-) -> tuple[pd.Series, list[tuple[pd.Series, str]]]:
-    """Parse one column of text; return the values and (mask of bad cells, rule) pairs."""
+) -> tuple[pd.Series, list[Check]]:
+    """Parse one column of text; return the values and the checks (``Check``)."""
     empty = text == ""
     lowered = text.str.lower()
     if column.kind == "str":
         if choices is None:
             return text.where(~empty, None), []
         return text.where(~empty, None), [
-            (~empty & ~text.isin(choices), "must be one of: " + one_of(choices))
+            (
+                ~empty & ~text.isin(choices),
+                "must be one of: {choices}",
+                {"choices": one_of(choices)},
+            )
         ]
     if column.kind == "list":
         values = text.map(lambda s: tuple(x.strip() for x in s.split(";") if x.strip()))
@@ -342,26 +365,29 @@ def _parse_column(
             return values, []
         allowed = set(choices)
         bad = values.map(lambda items: any(x not in allowed for x in items)).astype(bool)
-        return values, [(bad, "every `;`-separated item must be one of: " + one_of(choices))]
+        return values, [(bad, "every `;`-separated item must be one of: {choices}",
+                         {"choices": one_of(choices)})]  # fmt: skip
     if column.kind == "date":
         dates = pd.to_datetime(text.where(~empty, None), format="ISO8601", errors="coerce")
-        return dates, [(~empty & dates.isna(), "must be a date, YYYY-MM-DD")]
+        return dates, [(~empty & dates.isna(), "must be a date, YYYY-MM-DD", {})]
     if column.kind == "bool":
         ok = lowered.isin(TRUE_WORDS | FALSE_WORDS)
         return lowered.isin(TRUE_WORDS).where(~empty, None), [
-            (~empty & ~ok, "must be true or false")
+            (~empty & ~ok, "must be true or false", {})
         ]
     numbers = pd.to_numeric(text.where(~empty, None), errors="coerce").astype(float)
     not_number = ~empty & (numbers.isna() | ~np.isfinite(numbers.fillna(0.0)))
     not_number |= lowered.isin({"nan", "inf", "-inf", "+inf", "infinity", "-infinity"})
-    checks = [(not_number, "must be a finite number (NaN, infinity and text are not allowed)")]
+    checks: list[Check] = [
+        (not_number, "must be a finite number (NaN, infinity and text are not allowed)", {})
+    ]
     given = ~empty & ~not_number
     if column.kind == "int":
-        checks.append((given & (numbers.round() != numbers), "must be a whole number"))
+        checks.append((given & (numbers.round() != numbers), "must be a whole number", {}))
     if column.min is not None:
-        checks.append((given & (numbers < column.min), f"must be ≥ {column.min:g}"))
+        checks.append((given & (numbers < column.min), "must be ≥ {min}", {"min": f"{column.min:g}"}))  # fmt: skip
     if column.max is not None:
-        checks.append((given & (numbers > column.max), f"must be ≤ {column.max:g}"))
+        checks.append((given & (numbers > column.max), "must be ≤ {max}", {"max": f"{column.max:g}"}))  # fmt: skip
     return numbers.where(~not_number), checks
 
 
@@ -398,11 +424,11 @@ def parse_table(
         allowed = tuple(choices[column.name]) if column.name in choices else column.choices
         values, checks = _parse_column(text, column, allowed)
         if column.required and column.kind != "list":
-            checks.insert(0, (text == "", "must not be empty"))
-        for bad, rule in checks:
+            checks.insert(0, (text == "", "must not be empty", {}))
+        for bad, rule, figures in checks:
             for i in text.index[bad]:
                 row, key = int(i) + 2, keys[i] or None
-                problems.append(Problem(file, rule, row, column.name, text[i], key))
+                problems.append(Problem.of(file, rule, row, column.name, text[i], key, **figures))
         out[column.name] = values
     for column in spec.columns:  # absent optional columns: present, every cell "not given"
         if column.name not in out.columns and not column.required:

@@ -548,7 +548,11 @@ def test_inline_tables_and_uploads_are_stored_by_content(service, bundled):
     bad = pd.DataFrame([{**rows[0], "land_mu": "lots"}]).to_csv(index=False).encode()
     r = service.client.post("/v1/datasets", files={"file": ("p.csv", bad)},
                             data={"kind": "projects"}, headers=service.h())  # fmt: skip
-    assert r.status_code == 422
+    assert r.status_code == 422  # said in Chinese by default, in English when asked
+    assert r.json()["detail"][0]["message"].startswith("p.csv 第 2 行（P-1）：字段 `land_mu` = 'lots' 须为有限数值")  # fmt: skip
+    assert r.json()["detail"][0]["rule"].startswith("must be a finite number")  # for machines
+    r = service.client.post("/v1/datasets", files={"file": ("p.csv", bad)},
+                            data={"kind": "projects"}, headers={**service.h(), "Accept-Language": "en-GB,en;q=0.9"})  # fmt: skip
     assert r.json()["detail"][0]["message"].startswith("p.csv row 2 (P-1): field `land_mu` = 'lots'")  # fmt: skip
 
     parcels = gpd.read_file(bundled / "data" / "tiny" / "city.gpkg", layer="parcels")
@@ -877,3 +881,20 @@ def test_two_hundred_concurrent_readers_all_get_answers(service):
     with serving(service.app) as url:
         answers = asyncio.run(read_all(url))
     assert [a.status_code for a in answers] == [200] * 200, {a.text[:100] for a in answers}
+
+
+def test_a_jobs_input_problems_are_said_in_the_language_asked():
+    """A job keeps its input problems in English with their messages in both languages; its
+    status says them in the language of the request (older records: in English)."""
+    from api.errors import kept, told
+    from models.tables import Problem
+
+    problem = Problem.of("p.csv", "must be ≥ {min}", 2, "land_mu", "-1", "P-1", min=0)
+    stored = json.loads(json.dumps(kept([problem])))  # as the database holds it
+    assert told(stored, "zh")[0]["message"] == "p.csv 第 2 行（P-1）：字段 `land_mu` = '-1' 须 ≥ 0"
+    assert told(stored, "en")[0] == {"loc": ["p.csv", 2, "land_mu"], "file": "p.csv", "row": 2,
+                                     "field": "land_mu", "value": "-1", "key": "P-1",
+                                     "rule": "must be ≥ 0",
+                                     "message": "p.csv row 2 (P-1): field `land_mu` = '-1' must be ≥ 0"}  # fmt: skip
+    older = [{k: v for k, v in stored[0].items() if k != "messages"}]
+    assert told(older, "zh")[0]["message"] == told(stored, "en")[0]["message"]

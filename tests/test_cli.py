@@ -87,9 +87,8 @@ def test_sample_end_to_end_time_limited(sample_scenario, tmp_path):
     checked = run("validate", path)
     assert checked.exit_code == 0, checked.output
     ineligible = summary["projects"]["ineligible"]
-    assert f"{1000 - ineligible} eligible, {ineligible} ineligible" in " ".join(
-        checked.output.split()
-    )
+    said = "".join(checked.output.split())  # in Chinese (the default), however wrapped
+    assert f"{1000 - ineligible}个符合条件，{ineligible}个不符合条件" in said
 
 
 @pytest.mark.slow
@@ -193,33 +192,42 @@ BAD = [
         "negative demand",
         {"energy_tce_per_year": -5},
         "field `energy_tce_per_year` = '-5' must be ≥ 0",
+        "字段 `energy_tce_per_year` = '-5' 须 ≥ 0",
     ),
-    ("unknown district", {"district": "beijing"}, "field `district` = 'beijing' must be one of"),
-    ("empty number", {"jobs": ""}, "field `jobs` = '' must not be empty"),
-    ("infinity", {"land_mu": "inf"}, "field `land_mu` = 'inf' must be a finite number"),
-    ("cycle", {"requires": "P-1"}, "forms a cycle: P-1 -> P-1"),
-]
+    ("unknown district", {"district": "beijing"}, "field `district` = 'beijing' must be one of",
+     "字段 `district` = 'beijing' 须为以下之一：薛城区 (xuecheng), 市中区 (shizhong)"),
+    ("empty number", {"jobs": ""}, "field `jobs` = '' must not be empty",
+     "字段 `jobs` = '' 不能为空"),
+    ("infinity", {"land_mu": "inf"}, "field `land_mu` = 'inf' must be a finite number",
+     "字段 `land_mu` = 'inf' 须为有限数值"),
+    ("cycle", {"requires": "P-1"}, "forms a cycle: P-1 -> P-1",
+     "依赖关系形成循环：P-1 -> P-1"),
+]  # fmt: skip
 
 
-@pytest.mark.parametrize(("what", "change", "message"), BAD, ids=[b[0] for b in BAD])
-def test_bad_input_exits_2_and_writes_nothing(case_file, tmp_path, what, change, message):
+@pytest.mark.parametrize(("what", "change", "message", "zh"), BAD, ids=[b[0] for b in BAD])
+def test_bad_input_exits_2_and_writes_nothing(case_file, tmp_path, what, change, message, zh):
+    """Every problem named in Chinese by default, in English with --lang en."""
     path = case_file(
         [project(**change), project(project_id="P-2")],
         [("land_quota", 2027, "xuecheng", 100), ("energy", 2027, "city", 5000)],
     )
     out = tmp_path / "out"
-    result = run("solve", path, "--out", out)
+    result = run("solve", path, "--out", out, "--lang", "en")
     assert result.exit_code == 2
     assert "projects.csv row 2 (P-1):" in result.output or what == "cycle"
     assert message in result.output.replace("\n", " ") or message in result.output
     assert not out.exists()
-    assert run("validate", path).exit_code == 2
+    said = run("validate", path)
+    assert said.exit_code == 2 and "输入有误：共" in said.output
+    assert "projects.csv 第 2 行（P-1）：" in said.output or what == "cycle"
+    assert zh in said.output.replace("\n", "")
 
 
 def test_all_problems_at_once(case_file, tmp_path):
     rows = [project(land_mu=-1), project(project_id="P-2", district="mars", readiness=2)]
     path = case_file(rows, [("land_quota", 2027, "xuecheng", 100), ("energy", 2035, "city", 5)])
-    result = run("validate", path)
+    result = run("validate", path, "--lang", "en")
     assert result.exit_code == 2
     assert "invalid input: 4 problem(s)" in result.output
     for text in ("`land_mu`", "`district` = 'mars'", "`readiness` = '2.0'", "`year` = '2035'"):

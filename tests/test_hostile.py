@@ -33,7 +33,7 @@ def test_a_scenario_name_that_is_a_path_is_refused(case_file, tmp_path, name, mo
     victim.mkdir()
     (victim / "keep.txt").write_text("mine")
     path = with_scenario(case_file([project()], ENERGY), name=name)
-    result = run("solve", path)
+    result = run("solve", path, "--lang", "en")
     assert result.exit_code == 2, result.output
     assert "field `name`" in result.output and "output folder" in result.output
     assert (victim / "keep.txt").read_text() == "mine" and not (tmp_path / "out").exists()
@@ -75,7 +75,7 @@ def test_non_finite_and_out_of_range_numbers_are_named(case_file, tmp_path, chan
     """They passed before: an infinite factor put Infinity into the summary, a NaN floor
     made projects ineligible, a 70-bit seed reached the solver."""
     path = with_scenario(case_file([project()], ENERGY), **change)
-    result = run("validate", path)
+    result = run("validate", path, "--lang", "en")
     assert result.exit_code == 2, result.output
     assert f"field `{field}`" in result.output
     assert "finite number" in result.output or "less than or equal to 2147483647" in result.output
@@ -127,8 +127,8 @@ def test_validate_refuses_the_layers_solve_refuses(tmp_path, what, layer, said):
     changes = {"data": {"parcels": "projects.csv"}} if layer == "projects.csv" else {}
     path = land_scenario(tmp_path, [project()], [("land_quota", 2027, "xuecheng", 0),
                                                  ("energy", 2027, "city", 1e6)], **changes)  # fmt: skip
-    checked = run("validate", path)
-    solved = run("solve", path, "--out", tmp_path / "out")
+    checked = run("validate", path, "--lang", "en")
+    solved = run("solve", path, "--out", tmp_path / "out", "--lang", "en")
     assert checked.exit_code == solved.exit_code == 2, (checked.output, solved.output)
     assert said in checked.output and said in solved.output
     assert checked.output.strip().splitlines()[-1] == solved.output.strip().splitlines()[-1]

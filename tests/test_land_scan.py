@@ -9,7 +9,7 @@ import pytest
 import shapely
 
 from allocator.errors import InputError
-from allocator.words import label
+from allocator.words import label, note
 from tests.conftest import project, scanned
 from tests.landkit import X0, Y0, H, W, cell, firm, land_scenario, parcel, write_city
 
@@ -72,6 +72,11 @@ def test_idle_not_started_thresholds(tmp_path):
     assert p.at["PGOV", "disposal"] == "buy_back" and p.at["PGOV", "source"] == "idle_negotiated"
 
 
+def said(found: pd.Series, lang: str = "en") -> str:
+    """The words of a finding's note in ``lang``."""
+    return note(found["note"], found["note_figures"], lang)
+
+
 def test_government_cause_states_the_threshold_of_its_rule(tmp_path):
     halted = {"status": "halted", "transfer_date": "2018-01-01", "agreed_start_date": "2018-06-01",
               "developed_area_share": 0.1, "invested_share": 0.1, "government_delay": True}  # fmt: skip
@@ -83,9 +88,9 @@ def test_government_cause_states_the_threshold_of_its_rule(tmp_path):
     land = scan(tmp_path, rows, land={"idle": {"halted_days": 400, "not_started_days": 300}})
     gh, gn = finding(land, "GH", "IDLE_GOV_CAUSE"), finding(land, "GN", "IDLE_GOV_CAUSE")
     assert (gh["figure"], gh["comparator"], gh["threshold"]) == (500, "<", 400)
-    assert gh["note"].startswith("halted;")
+    assert said(gh).startswith("halted;") and said(gh, "zh").startswith("停工；")
     assert (gn["figure"], gn["comparator"], gn["threshold"]) == (900, "<", 300)
-    assert gn["note"].startswith("not started;")
+    assert said(gn).startswith("not started;") and said(gn, "zh").startswith("未动工；")
 
 
 def test_unsupplied_from_its_approval(tmp_path):
@@ -107,10 +112,10 @@ def test_unsupplied_from_its_approval(tmp_path):
         730,
         "finding",
     )
-    assert days_ago(730) in f["note"]
+    assert days_ago(730) in said(f) and days_ago(730) in said(f, "zh")
     assert p.at["U730", "disposal"] == "supply" and p.at["U730", "source"] == "unsupplied"
     none = finding(land, "UNONE", "UNSUPPLIED")  # no approval date: not checked, not passed
-    assert none["result"] == "not_checked" and "no approved_date" in none["note"]
+    assert none["result"] == "not_checked" and "no approved_date" in said(none)
     assert p.at["UNONE", "disposal"] == ""
     later = scan(tmp_path, rows, land={"idle": {"unsupplied_days": 729}})
     assert finding(later, "U729", "UNSUPPLIED")["result"] == "finding"
@@ -129,7 +134,9 @@ def test_idle_halted_needs_little_done_and_a_year(tmp_path):
     assert finding(land, "H2", "IDLE_HALTED") is None
     assert finding(land, "H3", "IDLE_HALTED") is not None
     assert finding(land, "H4", "IDLE_HALTED") is None
-    assert "developed 0.33 (< 0.333)" in finding(land, "H1", "IDLE_HALTED")["note"]
+    h1 = finding(land, "H1", "IDLE_HALTED")
+    assert "developed 0.330 (< 0.333)" in said(h1)
+    assert "已开发面积占比 0.330（< 0.333）" in said(h1, "zh")
 
 
 def test_low_efficiency_rules(tmp_path):

@@ -11,7 +11,8 @@ JSON, the scenario schema needs a key like the rest of /v1, and the report and r
 may answer 503 with Retry-After while another request makes them; the report's 409 is a
 reloading HTML page (issue 24); a scenario and its summary carry ``lang`` (zh or en, the
 language of the words in the files), and the result reads, the reuse list and the report
-take ``?lang=`` (else Accept-Language, else zh) for their labels (issue 18)."""
+take ``?lang=`` (else Accept-Language, else zh) for their labels (issue 18); so do a
+scenario's status and the scenario list, for the words of its input problems (issue 18)."""
 
 from __future__ import annotations
 

@@ -281,18 +281,23 @@ def test_tables_and_plots_match_the_result_files(solved):
 
 
 def check_what_binds(resources: Any) -> None:
-    """Every line of "what binds" is a full supply row of resources.csv with its LP dual
-    (run on the sample by tests/test_cli.py, where rows of several resources bind)."""
+    """Every line of "what binds" is a full supply row of resources.csv with its LP dual, and
+    every resource with such rows has its four most valuable ones (or all) named (run on the
+    sample by tests/test_cli.py)."""
     from allocator.report import what_binds
 
     lines = what_binds(resources, "en")
-    assert lines and len({line.split(" ")[0] for line in lines}) >= 2  # more than one resource
+    full = resources[(resources["slack"] <= 1e-6) & (resources["dual_lp_wan_cny_per_unit"] > 0)]
+    assert lines and len(lines) == sum(min(4, n) for n in full.groupby("resource").size())
     by_row = {(r.resource_label, str(r.year), r.scope_label): r for r in resources.itertuples()}
+    named = set()
     for line in lines:
         head, value = re.fullmatch(r"(.+): full; one more .+ is worth ([\d,.]+) 万元 \(LP dual\)", line).groups()  # type: ignore[union-attr]  # fmt: skip
         name, year, scope = re.fullmatch(r"(.+) (\d{4}) (.+)", head).groups()  # type: ignore[union-attr]
         row = by_row[(name, year, scope)]
+        named.add(row.resource)
         assert row.slack <= 1e-6 and float(value.replace(",", "")) == pytest.approx(row.dual_lp_wan_cny_per_unit, abs=0.005)  # fmt: skip
+    assert named == set(full["resource"])  # each resource with a full, priced row is named
 
 
 STALE_CACHE = """

@@ -107,7 +107,13 @@ def scan_folder(folder: Path, lang: str) -> int:
                     if lang == "zh" and column != "unit":
                         assert CJK.search(shown), f"{path.name}: {column} {value!r} → {shown!r}"
         if lang == "zh":
-            for column in ("explanation", "reason_detail", "marginal_note"):
+            for column in (
+                "explanation",
+                "reason_detail",
+                "marginal_note",
+                "note_label",
+                "problem",
+            ):
                 if column in codes:
                     for text in raw.iloc[:, codes.index(column)]:
                         english = set(re.findall(r"[A-Za-z_]{3,}", text)) - ALLOWED
@@ -135,3 +141,51 @@ def test_a_result_folder_in_english_reads_back_as_the_chinese_one(tmp_path):
         sentences = ["explanation", "reason_detail", "marginal_note", "note"]
         pd.testing.assert_frame_equal(zh.drop(columns=labels + sentences, errors="ignore"),
                                       en.drop(columns=labels + sentences, errors="ignore"))  # fmt: skip
+
+
+def test_every_rule_a_table_breaks_is_said_in_chinese():
+    """The rules of the table checks (models.tables.parse_table, the Chinese-input checks),
+    each broken once, are said in Chinese with their figures; in English as the rule."""
+    from allocator.inputs import _in_codes
+    from allocator.words import rule_words, said
+    from models.tables import PARCELS, PROJECTS, parse_table
+    from tests.conftest import project
+
+    rows = [project(project_id="P-1", land_mu="lots", jobs="", build_years=2.5,
+                    readiness=3, tech_score=-1, district="mars", requires="P-9;mars"),
+            project(project_id="P-1"), project(project_id="合计")]  # fmt: skip
+    raw = pd.DataFrame(rows).assign(unknown_column=1, 单位=1).drop(columns="name")
+    raw = raw.rename(columns={"energy_tce_per_year": "energy_gj_per_year"})
+    coded, found = _in_codes(raw.astype(str), PROJECTS, "p.csv", [], {"district": ["tengzhou"]})
+    _, more = parse_table(coded, PROJECTS, "p.csv", choices={"requires": ["P-1"]})
+    dated = pd.DataFrame({"parcel_id": ["A"], "transfer_date": ["someday"], "government_delay": ["maybe"]})  # fmt: skip
+    _, dates = parse_table(dated, PARCELS, "parcels.gpkg")
+    problems = found + more + dates
+    yes_no, _ = parse_table(pd.DataFrame({"government_delay": ["是", "否"]}), PARCELS, "x")
+    assert yes_no["government_delay"].tolist() == [True, False]  # as the result files say them
+    templates = {p.template or p.rule for p in problems}
+    for part in ("must be ≥", "must be ≤", "must be a whole number", "must not be empty",
+                 "must be a finite number", "must be one of", "duplicate id", "total row",
+                 "unknown column", "required column", "column is in unit", "`;`-separated",
+                 "must be a date", "must be true or false"):  # fmt: skip
+        assert any(part in t for t in templates), part
+    for p in problems:
+        zh = rule_words(p, "zh")
+        assert CJK.search(zh) and zh != p.rule, p
+        assert "{" not in zh and rule_words(p, "en") == p.rule
+        assert said(p, "en") == str(p) and said(p, "zh").startswith(p.file)
+
+
+def test_catalogue_messages_are_their_english_rules():
+    """A ``msg.`` entry's key is the rule in English (or a pydantic error type); its two
+    texts name the same figures."""
+    import string
+
+    def names(text: str) -> set[str]:
+        return {f[1] for f in string.Formatter().parse(text) if f[1]}
+
+    for key, words in WORDS.items():
+        if key.startswith("msg.") and not key.startswith("msg.pydantic:"):
+            assert words["en"] == key.removeprefix("msg."), key
+        if key.startswith(("msg.", "note.", "text.")) and not key.startswith("msg.pydantic:"):
+            assert names(words["zh"]) == names(words["en"]), key

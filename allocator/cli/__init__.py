@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 
 from allocator.errors import AllocatorError, InputError, internal_error
-from allocator.words import LANGS
+from allocator.words import DEFAULT_LANG, LANGS, said, word
 from models.backends import BACKEND_NAMES
 
 if TYPE_CHECKING:
@@ -66,10 +66,10 @@ Cache = Annotated[
 DEFAULT_CACHE = Path(".cache/allocator")
 
 
-def report_problems(exc: InputError) -> None:
-    err.print(f"[bold red]invalid input: {len(exc.problems)} problem(s)[/]")
+def report_problems(exc: InputError, lang: str) -> None:
+    err.print(f"[bold red]{word('text.invalid_input', lang, n=len(exc.problems))}[/]")
     for problem in exc.problems:
-        err.print(f"  - {problem}", markup=False, highlight=False)
+        err.print(f"  - {said(problem, lang)}", markup=False, highlight=False)
 
 
 def _bug(exc: Exception) -> typer.Exit:
@@ -88,13 +88,14 @@ def _bug(exc: Exception) -> typer.Exit:
     return typer.Exit(EXIT_FAILED)
 
 
-def guarded(label: str, work: Callable[[Say], T]) -> T:
-    """Run ``work(progress)`` under a status line; each error type has its exit code."""
+def guarded(label: str, work: Callable[[Say], T], lang: str | None = None) -> T:
+    """Run ``work(progress)`` under a status line; each error type has its exit code; input
+    problems are said in ``lang`` (default zh)."""
     try:
         with err.status(label) as status:
             return work(lambda m: status.update(m))
     except InputError as exc:
-        report_problems(exc)
+        report_problems(exc, lang or DEFAULT_LANG)
         raise typer.Exit(EXIT_INVALID) from None
     except AllocatorError as exc:
         err.print(str(exc), markup=False)

@@ -55,12 +55,12 @@ def land_scan(
     if to_db is not None and not is_database(to_db):
         err.print(f"--to-db was {to_db!r} but is expected to be postgresql://…#table")
         raise typer.Exit(EXIT_INVALID)
-    inputs = guarded("reading", lambda _say: read(scenario))
+    inputs = guarded("reading", lambda _say: read(scenario), lang)
     sc = inputs.scenario
     if partitions is not None:
         sc = sc.model_copy(update={"land": sc.land.model_copy(update={"partitions": partitions})})
         inputs = replace(inputs, scenario=sc)
-    result = guarded("scanning the parcel layer", lambda _say: land_scan(inputs, Options(cache=cache)))  # fmt: skip
+    result = guarded("scanning the parcel layer", lambda _say: land_scan(inputs, Options(cache=cache)), lang)  # fmt: skip
     target = out or Path("out") / f"{sc.name}-land"
     with atomic_dir(target) as tmp:
         write_reuse_list(result, tmp, sc.as_of.isoformat(), lang or sc.lang)

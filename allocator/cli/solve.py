@@ -24,38 +24,37 @@ from allocator.cli import (
     read,
 )
 from allocator.errors import AllocatorError
+from allocator.words import header, label, word
 from models.result import Summary
 
 
 def _print_summary(s: Summary, out: Path) -> None:
-    table = Table(title=f"{s.scenario}: {s.status}", show_header=True)
-    table.add_column("resource")
-    table.add_column("year", justify="right")
-    table.add_column("supply", justify="right")
-    table.add_column("purchased", justify="right")
-    table.add_column("carried in", justify="right")
-    table.add_column("used", justify="right")
+    """The run's balance per resource and year, and its headline, in the run's language."""
+    lang = s.lang
+    table = Table(title=f"{s.scenario}: {label('run', s.status, lang)}", show_header=True)
+    table.add_column(header("resource_label", lang))
+    for column in ("year", "supply", "purchased", "carried_in", "used"):
+        table.add_column(header(column, lang), justify="right")
     for u in s.resource_use:
         figures = (u.supply, u.purchased, u.carried_in, u.used)
-        table.add_row(f"{u.resource} ({u.unit})", str(u.year), *(f"{v:,.0f}" for v in figures))
+        name = f"{label('resource', u.resource, lang)} ({label('unit', u.unit, lang)})"
+        table.add_row(name, str(u.year), *(f"{v:,.0f}" for v in figures))
     out_console.print(table)
-    approved = s.projects.get("approved", 0)
-    out_console.print(
-        f"approved {approved} of {sum(s.projects.values())} projects "
-        f"({s.projects.get('ineligible', 0)} ineligible); value "
-        f"{(s.objective_wan_cny or 0):,.0f} 万元; gap {(s.gap or 0):.4%}; "
-        f"backend {s.backend}; build {s.build_time_s:.2f} s, solve {s.solve_time_s:.2f} s, "
-        f"total {s.total_time_s:.2f} s"
-    )
+    out_console.print(word("text.console_run", lang, approved=s.projects.get("approved", 0),
+                           projects=sum(s.projects.values()),
+                           ineligible=s.projects.get("ineligible", 0),
+                           value=f"{(s.objective_wan_cny or 0):,.0f}", gap=f"{(s.gap or 0):.4%}",
+                           backend=s.backend, build=f"{s.build_time_s:.2f}",
+                           solve=f"{s.solve_time_s:.2f}", total=f"{s.total_time_s:.2f}"))  # fmt: skip
     if s.land:
         land = s.land
-        out_console.print(
-            f"land: {land['flagged_parcels']:,} of {land['parcels']:,} parcels flagged, "
-            f"{land['sites']:,} reuse sites ({land['reusable_mu']:,.0f} mu); "
-            f"{land['projects_on_sites']} projects placed on {land['sites_used']} sites "
-            f"({land['reused_mu']:,.0f} mu), {land['new_quota_mu']:,.0f} mu of new quota"
-        )
-    out_console.print(f"results in {out}")
+        out_console.print(word("text.console_land", lang,
+                               flagged=f"{land['flagged_parcels']:,}", parcels=f"{land['parcels']:,}",
+                               sites=f"{land['sites']:,}", reusable=f"{land['reusable_mu']:,.0f}",
+                               placed=land["projects_on_sites"], used=land["sites_used"],
+                               reused=f"{land['reused_mu']:,.0f}",
+                               quota=f"{land['new_quota_mu']:,.0f}"))  # fmt: skip
+    out_console.print(word("text.console_results", lang, folder=out))
 
 
 def solved(scenario: Path, backend: str | None, cache: Path, out: Path | None = None,
@@ -65,7 +64,7 @@ def solved(scenario: Path, backend: str | None, cache: Path, out: Path | None = 
     from allocator.explain.result import result_of
     from allocator.writers.folder import write_result
 
-    run = guarded("solving", lambda say: solve(read(scenario), options(backend, cache, say, lang=lang)))  # fmt: skip
+    run = guarded("solving", lambda say: solve(read(scenario), options(backend, cache, say, lang=lang)), lang)  # fmt: skip
     target = out or Path("out") / run.prep.scenario.name
     if run.evaluation is not None and not run.evaluation.ok:
         err.print("[bold red]the evaluator rejected the solver's allocation; nothing written:[/]")
@@ -99,21 +98,22 @@ def solve(
 def validate(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     cache: Cache = DEFAULT_CACHE,
+    lang: Lang = None,
 ) -> None:
     """Check a scenario and its tables (and scan its land) as ``solve`` does, without
     solving; print every problem."""
     from allocator.engine import prepared
 
-    def check(say: Say) -> tuple[int, int, int, int]:
+    def check(say: Say) -> tuple[int, int, int, int, str]:
         inputs = read(scenario)
         prep, _ = prepared(inputs, options(None, cache, say))
         reasons = prep.eligibility.reason
         return (len(inputs.projects), int((reasons == "").sum()), int((reasons != "").sum()),
-                len(inputs.supplies))  # fmt: skip
+                len(inputs.supplies), inputs.scenario.lang)  # fmt: skip
 
-    projects, eligible, out, supplies = guarded("checking", check)
-    out_console.print(f"{scenario}: valid; {projects} projects, {eligible} eligible, {out} "
-                      f"ineligible or not offered; {supplies} supply rows")  # fmt: skip
+    projects, eligible, out, supplies, own = guarded("checking", check, lang)
+    out_console.print(word("text.console_valid", lang or own, scenario=scenario, projects=projects,
+                           eligible=eligible, out=out, supplies=supplies))  # fmt: skip
 
 
 def _result_folder(path: Path, backend: str | None, cache: Path) -> Path:

@@ -121,7 +121,7 @@ def template(
     if out.suffix.lower() != ".xlsx":
         err.print(f"--out was {str(out)!r} but is expected to end in .xlsx", markup=False)
         raise typer.Exit(EXIT_INVALID)
-    sc = guarded("reading", lambda _say: read_scenario(scenario)) if scenario else Scenario()
+    sc = guarded("reading", lambda _say: read_scenario(scenario), lang) if scenario else Scenario()
     guarded("writing", lambda _say: write_template(out, sc, lang or sc.lang))
     out_console.print(f"template in {out}", markup=False, highlight=False)
 
@@ -151,5 +151,5 @@ def report(
     if tiles is not None and not tiles.startswith(("https://", "http://")):
         err.print(f"--tiles was {tiles!r} but is expected to be an http(s) URL template")
         raise typer.Exit(EXIT_INVALID)
-    target = guarded("writing the report", lambda _say: write_report(result, lang, compare_with, out, tiles))  # fmt: skip
+    target = guarded("writing the report", lambda _say: write_report(result, lang, compare_with, out, tiles), lang)  # fmt: skip
     out_console.print(f"report in {target.resolve()}", markup=False, highlight=False)

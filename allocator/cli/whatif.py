@@ -66,7 +66,7 @@ def frontier(
     if low >= high:
         err.print(f"--low ({low}) must be below --high ({high})")
         raise typer.Exit(EXIT_INVALID)
-    inputs = guarded("reading", lambda _say: read(scenario))
+    inputs = guarded("reading", lambda _say: read(scenario), lang)
     table = guarded("frontier", lambda say: solve_frontier(
         inputs, resource, steps, low, high, options(backend, cache, say)))  # fmt: skip
     target = out or Path("out") / inputs.scenario.name / f"frontier_{resource}.csv"
@@ -96,7 +96,7 @@ def alternatives(
     from allocator.explain.tradeoffs import alternatives as find
     from allocator.writers.files import write_table
 
-    inputs = guarded("reading", lambda _say: read(scenario))
+    inputs = guarded("reading", lambda _say: read(scenario), lang)
     found, freq = guarded("alternatives", lambda say: find(
         inputs, count, within, options(backend, cache, say)))  # fmt: skip
     target = out or Path("out") / inputs.scenario.name
@@ -135,7 +135,7 @@ def sensitivity(
     from allocator.writers.files import write_table
 
     only = [c.strip() for c in criteria.split(",")] if criteria else None
-    inputs = guarded("reading", lambda _say: read(scenario))
+    inputs = guarded("reading", lambda _say: read(scenario), lang)
     table = guarded("weight ranges", lambda say: weight_ranges(
         inputs, cap, tol, options(backend, cache, say), only))  # fmt: skip
     target = out or Path("out") / inputs.scenario.name / "weight_ranges.csv"

@@ -2,8 +2,9 @@
 
 Each finding is a row: parcel, rule code, the figure found, its unit, and the requirement it
 breaks, in one sense for every rule: the figure must be ``comparator threshold`` and is not
-(1158 days, must be < 365; plot ratio 0.27, must be >= 0.3). The date and a note with the
-further figures behind it follow. A rule whose data is absent gives a ``not_checked`` row,
+(1158 days, must be < 365; plot ratio 0.27, must be >= 0.3). The date and a note follow: the
+note's code (``note.<code>`` in ``allocator/words.csv``) and the further figures behind it as
+JSON (``note_figures``), which make its words in either language (``writers.files.labelled``). A rule whose data is absent gives a ``not_checked`` row,
 never a silent pass. Each flagged parcel gets one recommended disposal (RULES.md):
 
 - idle two years or more, not the government's doing: 无偿收回 recover without compensation;
@@ -19,6 +20,7 @@ never a silent pass. Each flagged parcel gets one recommended disposal (RULES.md
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
@@ -35,6 +37,7 @@ FINDING_COLUMNS = [
     "result",
     "as_of",
     "note",
+    "note_figures",
 ]
 
 
@@ -49,11 +52,17 @@ def _rows(
     as_of: dt.date,
     note: pd.Series | str = "",
     result: np.ndarray | str = "finding",
+    **figures: pd.Series | float | str,
 ) -> pd.DataFrame:
+    """The rows of one rule where ``mask`` holds; ``note`` is a note code (per row or one for
+    all), ``figures`` the values its words name (per row or one for all)."""
     m = mask.to_numpy(bool)
     results = np.broadcast_to(np.asarray(result, dtype=object), (len(parcels),))
     thr = np.broadcast_to(np.asarray(threshold, dtype=float), (len(parcels),))
     notes = np.broadcast_to(np.asarray(note, dtype=object), (len(parcels),))
+    table = pd.DataFrame({k: np.broadcast_to(np.asarray(v, dtype=object), (len(parcels),))[m]
+                          for k, v in figures.items()})  # fmt: skip
+    shown = [json.dumps(r, sort_keys=True) for r in table.to_dict("records")] if figures else ""
     return pd.DataFrame(
         {
             "parcel_id": parcels["parcel_id"].to_numpy()[m],
@@ -65,6 +74,7 @@ def _rows(
             "result": results[m],
             "as_of": as_of.isoformat(),
             "note": notes[m],
+            "note_figures": shown,
         }
     )
 
@@ -86,32 +96,27 @@ def idle_findings(
     idle_h = (parcels["status"] == "halted") & short & (halted_days >= rules.halted_days)
     idle_days = days_since_start.where(idle_ns, halted_days.where(idle_h)).astype(float)
     gov = parcels["government_delay"].fillna(False).astype(bool)
-    note_h = (
-        "developed "
-        + parcels["developed_area_share"].round(3).astype(str)
-        + f" (< {rules.halted_developed_share_max:.3f}) or invested "
-        + parcels["invested_share"].round(3).astype(str)
-        + f" (< {rules.halted_invested_share_max:.2f})"
-    )
     since_approval = (now - parcels["approved_date"]).dt.days.astype(float)
     unsupplied = ~supplied & (since_approval >= rules.unsupplied_days)
     gov_threshold = np.where(idle_ns, rules.not_started_days, rules.halted_days)
-    gov_note = pd.Series(np.where(idle_ns, "not started", "halted"), index=parcels.index)
-    gov_note += "; delay caused by the government or force majeure"
+    gov_note = np.where(idle_ns, "gov_not_started", "gov_halted")
+    shares = {"developed": parcels["developed_area_share"].round(3),
+              "developed_max": rules.halted_developed_share_max,
+              "invested": parcels["invested_share"].round(3),
+              "invested_max": rules.halted_invested_share_max}  # fmt: skip
     frames = [
         _rows(parcels, idle_ns & ~gov, "IDLE_NOT_STARTED", days_since_start, "days", "<",
-              rules.not_started_days, as_of, "not started since " + start.dt.date.astype(str)),
+              rules.not_started_days, as_of, "not_started_since", date=start.dt.date.astype(str)),
         _rows(parcels, idle_h & ~gov, "IDLE_HALTED", halted_days, "days", "<",
-              rules.halted_days, as_of, note_h),
+              rules.halted_days, as_of, "halted_short", **shares),
         _rows(parcels, (idle_ns | idle_h) & gov, "IDLE_GOV_CAUSE", idle_days, "days", "<",
               gov_threshold, as_of, gov_note),
         _rows(parcels, unsupplied, "UNSUPPLIED", since_approval, "days", "<",
-              rules.unsupplied_days, as_of,
-              "approved (批而未供) on " + parcels["approved_date"].dt.date.astype(str)
-              + ", no transfer date"),
+              rules.unsupplied_days, as_of, "approved_unsupplied",
+              date=parcels["approved_date"].dt.date.astype(str)),
         _rows(parcels, ~supplied & parcels["approved_date"].isna(), "UNSUPPLIED", since_approval,
-              "days", "<", rules.unsupplied_days, as_of,
-              "no transfer date and no approved_date", result="not_checked"),
+              "days", "<", rules.unsupplied_days, as_of, "no_approved_date",
+              result="not_checked"),
     ]  # fmt: skip
     idle = idle_ns | idle_h
     fee = np.where(idle & ~gov, rules.fee_share * parcels["land_price_wan_cny"], 0.0)
@@ -166,13 +171,13 @@ def _owner_findings(parcels: pd.DataFrame, firms: pd.DataFrame, grades: pd.DataF
     per = "wan_cny_per_mu"
     return [
         _rows(parcels, on & (tax < tax_floor).to_numpy(), "LOW_TAX_PER_MU", tax, per, ">=",
-              tax_floor, as_of, f"the higher of {rules.tax_per_mu_min_wan_cny:g} and "
-              f"{rules.tax_district_median_share:.0%} of the district median"),
+              tax_floor, as_of, "tax_floor", floor=rules.tax_per_mu_min_wan_cny,
+              share=rules.tax_district_median_share),
         _rows(parcels, on & (revenue < rev_floor).to_numpy(), "LOW_OUTPUT_PER_MU", revenue, per,
-              ">=", rev_floor, as_of, f"{rules.revenue_district_median_share:.0%} of the district median"),
+              ">=", rev_floor, as_of, "output_floor", share=rules.revenue_district_median_share),
         _rows(parcels, on & (firm.map(grades["class"]) == "D").to_numpy(), "CLASS_D",
               firm.map(grades["rank_share"]), "rank_share", "<=",
-              1 - settings.evaluation.class_shares["D"], as_of, "firm graded D by the per-mu evaluation"),
+              1 - settings.evaluation.class_shares["D"], as_of, "graded_d"),
     ]  # fmt: skip
 
 
@@ -196,7 +201,7 @@ def efficiency_findings(
     nothing = pd.Series(np.nan, index=parcels.index)
     for code in ("LOW_TAX_PER_MU", "LOW_OUTPUT_PER_MU", "CLASS_D"):
         frames.append(_rows(parcels, unknown, code, nothing, "", "", np.nan, as_of,
-                            "owner not in the firms table", result="not_checked"))  # fmt: skip
+                            "owner_unknown", result="not_checked"))  # fmt: skip
     if firms is not None and grades is not None:
         frames += _owner_findings(parcels, firms, grades, settings, done & owned.to_numpy(), as_of)
     return pd.concat(frames, ignore_index=True)

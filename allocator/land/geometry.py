@@ -116,11 +116,8 @@ def geometry_problems(
     for i, w in zip(np.flatnonzero(~bad), wkb, strict=True):
         if w in seen:
             dup[i] = True
-            problems.append(
-                Problem(
-                    label, f"same geometry as {seen[w]}", int(rows[i]), "geometry", None, ids[i]
-                )
-            )
+            problems.append(Problem.of(label, "same geometry as {other}", int(rows[i]), "geometry",
+                                       None, ids[i], other=seen[w]))  # fmt: skip
         else:
             seen[w] = ids[i]
     return bad | dup, problems

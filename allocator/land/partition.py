@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import geopandas as gpd
@@ -71,8 +72,7 @@ def geometry_problems_by_part(
 
     def one(pos: np.ndarray) -> tuple[np.ndarray, list[Problem]]:
         mask, found = check(frame.iloc[pos])
-        moved = [Problem(p.file, p.rule, int(pos[(p.row or 1) - 1]) + 1, p.field, p.value, p.key)
-                 for p in found]  # fmt: skip
+        moved = [replace(p, row=int(pos[(p.row or 1) - 1]) + 1) for p in found]
         return pos[mask], moved
 
     bad = np.zeros(len(frame), dtype=bool)

@@ -15,7 +15,7 @@ import os
 import pickle
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from pathlib import Path
 
@@ -34,7 +34,7 @@ from models.scenario import Scenario
 from models.tables import PARCELS, Problem, parse_table
 
 VERSION = version("allocator")  # a new version scans again (read once, at import)
-FORMAT = 2  # raise when what a scan returns changes within a version (2: grade reasons as codes)
+FORMAT = 3  # raise when what a scan returns changes within a version (3: notes as codes)
 
 
 @dataclass
@@ -99,9 +99,7 @@ def _load_parcels(
         )
     else:
         geo_bad, geo_problems = geometry_problems(raw, label, "parcel_id")
-    problems += [
-        Problem(p.file, p.rule, (p.row or 0) + 1, p.field, p.value, p.key) for p in geo_problems
-    ]
+    problems += [replace(p, row=(p.row or 0) + 1) for p in geo_problems]
     bad = geo_bad.copy()
     bad[[(p.row or 2) - 2 for p in problems]] = True
     parcels = gpd.GeoDataFrame(table, geometry=raw.geometry.to_numpy(), crs=raw.crs)
@@ -122,7 +120,7 @@ def _date_problems(
     """Dates after ``as_of`` (a transfer, a halt), or before the transfer."""
     now = pd.Timestamp(as_of)
     checks = [
-        (col, parcels[col] > now, f"is after as_of {as_of}")
+        (col, parcels[col] > now, "is after as_of {as_of}")
         for col in ("approved_date", "transfer_date", "halted_since")
     ]
     checks.append(
@@ -148,7 +146,8 @@ def _date_problems(
         for i in parcels.index[mask.to_numpy() & ~bad]:
             value = parcels.at[i, col]
             shown = "" if pd.isna(value) else str(value.date())
-            out.append(Problem(label, why, int(i) + 2, col, shown, parcels.at[i, "parcel_id"]))
+            out.append(Problem.of(label, why, int(i) + 2, col, shown, parcels.at[i, "parcel_id"],
+                                  as_of=as_of))  # fmt: skip
     return out
 
 
@@ -170,8 +169,8 @@ def _district_problems(
             out.append(Problem(label, "lies outside every district polygon", int(i) + 2,
                                "geometry", None, pid))  # fmt: skip
         else:
-            out.append(Problem(label, f"the parcel lies in district {found[i]}", int(i) + 2,
-                               "district", stated[i], pid))  # fmt: skip
+            out.append(Problem.of(label, "the parcel lies in district {district}", int(i) + 2,
+                                  "district", stated[i], pid, district=found[i]))  # fmt: skip
     return out
 
 
@@ -197,14 +196,15 @@ def scan(
     stated = parcels["stated_area_mu"]
     off = (stated - parcels["area_mu"]).abs() > sc.land.stated_area_tolerance * parcels["area_mu"]
     warnings = list(errors) + [
-        Problem(
+        Problem.of(
             label.partition("#")[0],  # the file, as land_warnings.csv has always named it
-            f"geometry gives {parcels.at[i, 'area_mu']:.2f} mu, differs by more than "
-            f"{sc.land.stated_area_tolerance:.0%}",
+            "geometry gives {area} mu, differs by more than {tolerance}",
             None,
             "stated_area_mu",
             f"{stated[i]:g}",
             parcels.at[i, "parcel_id"],
+            area=f"{parcels.at[i, 'area_mu']:.2f}",
+            tolerance=f"{sc.land.stated_area_tolerance:.0%}",
         )
         for i in parcels.index[off.to_numpy()]
     ]

@@ -45,9 +45,10 @@ def decoded(path: Path) -> tuple[str, str]:
             first = first or exc
     assert first is not None
     line = data[: first.start].count(b"\n") + 1
-    rule = (f"byte {first.object[first.start]:#04x} of this line cannot be read as "
-            f"{' or '.join(tried)}: save the file as UTF-8 (or GB18030/GBK, UTF-16)")  # fmt: skip
-    raise InputError([Problem(path.name, rule, row=line)])
+    rule = ("byte {byte} of this line cannot be read as {tried}: save the file as UTF-8 (or "
+            "GB18030/GBK, UTF-16)")  # fmt: skip
+    raise InputError([Problem.of(path.name, rule, row=line, byte=f"{first.object[first.start]:#04x}",
+                                 tried=" or ".join(tried))])  # fmt: skip
 
 
 def read_table(path: Path) -> tuple[pd.DataFrame, str | None]:
@@ -55,10 +56,11 @@ def read_table(path: Path) -> tuple[pd.DataFrame, str | None]:
     encoding a CSV file was read in."""
     suffix = path.suffix.lower()
     if not path.exists():
-        raise InputError([Problem(path.name, f"file not found: {path}")])
+        raise InputError([Problem.of(path.name, "file not found: {path}", path=path)])
     if suffix not in TABLE_SUFFIXES:
-        rule = f"unsupported file type {suffix!r}; use one of {TABLE_SUFFIXES}"
-        raise InputError([Problem(path.name, rule)])
+        rule = "unsupported file type {suffix}; use one of {suffixes}"
+        raise InputError([Problem.of(path.name, rule, suffix=repr(suffix),
+                                     suffixes=", ".join(TABLE_SUFFIXES))])  # fmt: skip
     text, encoding = decoded(path) if suffix == ".csv" else ("", None)
     try:
         if suffix == ".csv":
@@ -68,7 +70,7 @@ def read_table(path: Path) -> tuple[pd.DataFrame, str | None]:
         else:
             frame = pd.read_excel(path, dtype=object, engine="openpyxl")
     except Exception as exc:  # the reader's own message says what is wrong with the file
-        raise InputError([Problem(path.name, f"cannot read the file: {exc}")]) from exc
+        raise InputError([Problem.of(path.name, "cannot read the file: {why}", why=exc)]) from exc
     return frame, encoding
 
 
@@ -85,7 +87,9 @@ def read_yaml(path: Path) -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InputError([Problem(path.name, f"cannot read the YAML file: {exc}")]) from exc
+        raise InputError(
+            [Problem.of(path.name, "cannot read the YAML file: {why}", why=exc)]
+        ) from exc
 
 
 def _relocate(doc: dict[str, Any], base_dir: Path, target_dir: Path) -> dict[str, Any]:
@@ -107,11 +111,12 @@ def _relocate(doc: dict[str, Any], base_dir: Path, target_dir: Path) -> dict[str
 def read_document(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Read a scenario YAML into a plain dict with its ``extends`` chain merged in."""
     if not path.exists():
-        raise InputError([Problem(path.name, f"scenario file not found: {path}")])
+        raise InputError([Problem.of(path.name, "scenario file not found: {path}", path=path)])
     path = path.resolve()
     if path in seen:
         chain = " -> ".join(p.name for p in (*seen, path))
-        raise InputError([Problem(path.name, f"`extends` forms a cycle: {chain}", field="extends")])
+        raise InputError([Problem.of(path.name, "`extends` forms a cycle: {cycle}", field="extends",
+                                     cycle=chain)])  # fmt: skip
     doc = read_yaml(path) or {}
     if not isinstance(doc, dict):
         rule = f"a scenario must be a mapping, got {type(doc).__name__}"

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from allocator.errors import InputError
-from allocator.words import CODE_COLUMNS, LANGS, header, headers_to_columns, label
+from allocator.words import CODE_COLUMNS, LANGS, header, headers_to_columns, label, note
 from models.tables import Problem
 
 if TYPE_CHECKING:  # not imported to read a result folder (compare, report)
@@ -70,6 +70,10 @@ def labelled(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
         if column in out.columns and f"{column}_label" not in out.columns:
             labels = [label(kind, c, lang) if isinstance(c, str) and c else c for c in out[column]]
             out.insert(out.columns.get_loc(column) + 1, f"{column}_label", labels)
+    if "note_figures" in out.columns and "note_label" not in out.columns:
+        notes = [note(c, f, lang) if isinstance(c, str) else ""
+                 for c, f in zip(out["note"], out["note_figures"].fillna(""), strict=True)]  # fmt: skip
+        out.insert(out.columns.get_loc("note") + 1, "note_label", notes)
     return out
 
 

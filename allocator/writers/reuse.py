@@ -18,6 +18,7 @@ import pandas as pd
 from allocator.errors import InputError
 from allocator.land.scan import LandScan
 from allocator.sources.layers import database_engine, db_label
+from allocator.words import rule_words
 from allocator.writers.files import labelled, write_gpkg, write_table
 from models.tables import Problem
 
@@ -70,7 +71,7 @@ def write_reuse_list(
         write_table(result.grades.round(6).reset_index(), folder / "firm_grades.csv", lang)
     if result.warnings:
         rows = [{"file": w.file, "row": w.row, "parcel_id": w.key, "field": w.field, "value": w.value,
-                 "problem": w.rule} for w in result.warnings]  # fmt: skip
+                 "problem": rule_words(w, lang)} for w in result.warnings]  # fmt: skip
         write_table(pd.DataFrame(rows), folder / "land_warnings.csv", lang)
     layers = reuse_layers(result, as_of, lang)
     write_gpkg(layers, folder / "reuse_list.gpkg", as_of)

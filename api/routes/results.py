@@ -204,7 +204,7 @@ def reuse_list(
         target = pyproj.CRS.from_user_input(crs)
     except pyproj.exceptions.CRSError:
         rule = "not a coordinate reference system pyproj knows"
-        return invalid([Problem("request", rule, field="crs", value=crs)])
+        return invalid([Problem("request", rule, field="crs", value=crs)], lang)
     key = hashlib.sha256(target.to_wkt().encode()).hexdigest()[:16]
     cached = settings.data_dir / "geojson" / f"{job.result_hash}-{layer}-{key}-{lang}.json"
     release(session)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Header, HTTPException, Query, Response
 from sqlalchemy import func, select
 
 from api import schemas as s
-from api.deps import Planner, Route, SessionDep, SettingsDep, Viewer
+from api.deps import LangDep, Planner, Route, SessionDep, SettingsDep, Viewer
 from api.jobs import cancel as cancel_job
 from api.jobs import job_of, status_of
 from api.store import Job
@@ -61,13 +61,14 @@ def scenarios(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+    lang: LangDep = "zh",
 ) -> s.Page[s.ScenarioStatus]:
     query = select(Job)
     if status:
         query = query.where(Job.status == status)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)).all()  # fmt: skip
-    return s.Page.of([status_of(session, j) for j in rows], total, limit, offset)
+    return s.Page.of([status_of(session, j, lang) for j in rows], total, limit, offset)
 
 
 @router.get(
@@ -75,8 +76,10 @@ def scenarios(
     summary="Status of a scenario",
     responses={**s.ERRORS, 404: {"model": s.Error}},
 )
-def scenario(session: SessionDep, _: Viewer, scenario_id: str) -> s.ScenarioStatus:
-    return status_of(session, job_of(session, scenario_id))
+def scenario(
+    session: SessionDep, _: Viewer, scenario_id: str, lang: LangDep = "zh"
+) -> s.ScenarioStatus:
+    return status_of(session, job_of(session, scenario_id), lang)
 
 
 @router.delete(
@@ -84,10 +87,12 @@ def scenario(session: SessionDep, _: Viewer, scenario_id: str) -> s.ScenarioStat
     summary="Cancel a queued or running solve",
     responses={**s.ERRORS, 404: {"model": s.Error}, 409: {"model": s.Error}},
 )
-def cancel(session: SessionDep, key: Planner, scenario_id: str) -> s.ScenarioStatus:
+def cancel(
+    session: SessionDep, key: Planner, scenario_id: str, lang: LangDep = "zh"
+) -> s.ScenarioStatus:
     job = job_of(session, scenario_id)
     cancel_job(session, key, job)
-    return status_of(session, job)
+    return status_of(session, job, lang)
 
 
 @router.get("/v1/schema/scenario", summary="JSON Schema of a scenario", responses=s.ERRORS)
