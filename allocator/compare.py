@@ -19,10 +19,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from allocator.writers.files import read_table, write_csv, write_json
+from allocator.words import DEFAULT_LANG
+from allocator.writers.files import read_table, write_json, write_table
 from models.result import SUPPLY_KEYS
 
 SIDES = ("a", "b")
+
+
+def result_lang(folder: Path) -> str:
+    """The language a result folder's files are written in (its summary's ``lang``)."""
+    stated = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    return str(stated.get("lang", DEFAULT_LANG))
 
 
 def load_result(folder: Path) -> dict[str, Any]:
@@ -85,8 +92,9 @@ def compare(a: Path, b: Path) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def write_comparison(diff: dict[str, Any], out: Path) -> None:
+def write_comparison(diff: dict[str, Any], out: Path, lang: str) -> None:
+    """``compare.json`` (codes) and the two tables as people read them in ``lang``."""
     out.mkdir(parents=True, exist_ok=True)
     write_json(diff, out / "compare.json")
-    write_csv(pd.DataFrame(diff["projects"]), out / "projects.csv")
-    write_csv(pd.DataFrame(diff["resources"]), out / "resources.csv")
+    write_table(pd.DataFrame(diff["projects"]), out / "projects.csv", lang)
+    write_table(pd.DataFrame(diff["resources"]), out / "resources.csv", lang)

@@ -22,15 +22,23 @@ import scipy.sparse as sp
 from allocator.backends.base import Settings, SolveResult, get_backend
 from allocator.formulation.build import Model
 from allocator.formulation.program import LinearProgram
+from allocator.words import label, lookup, word
 from models.result import Diagnosis
 
 ELASTIC = ("resource", "must_buy", "group", "count", "requires", "excludes")
 
 
-def words(row: str) -> str:
-    """``bond[year=2027,scope=city]`` -> ``bond 2027 city``."""
+def words(row: str, lang: str) -> str:
+    """A row in words: ``bond[year=2027,scope=city]`` -> ``专项债券 2027 全市统筹`` (zh),
+    ``special bonds 2027 city`` (en); ``count:one_in_shizhong[…]`` -> ``数量规则
+    one_in_shizhong …``."""
     family, _, keys = row.partition("[")
-    return " ".join([family, *(kv.split("=", 1)[-1] for kv in keys.rstrip("]").split(",") if kv)])
+    kind, _, name = family.partition(":")
+    head = lookup("resource", kind, lang) or lookup("row", kind, lang) or kind
+    values = [
+        label("scope", kv.split("=", 1)[-1], lang) for kv in keys.rstrip("]").split(",") if kv
+    ]
+    return " ".join([head, *([name] if name else []), *values])
 
 
 BIG_M = 1e9  # where a row's worst breach is unbounded
@@ -80,15 +88,17 @@ def _fewest(
     return get_backend(backend).solve(program, settings)
 
 
-def diagnose(model: Model, settings: Settings, backend: str, units: dict[str, str]) -> Diagnosis:
+def diagnose(
+    model: Model, settings: Settings, backend: str, units: dict[str, str], lang: str
+) -> Diagnosis:
+    """The smallest relaxation (module docstring), its text in ``lang``."""
     lp = model.lp
     n_cols = lp.shape[1]
     elastic, which, big_m = _elastic(lp)
     fewest = _fewest(elastic, big_m, settings, backend)
     if fewest.x is None:
         return Diagnosis(
-            text=f"the elastic re-solve found no solution either ({fewest.status.value}): "
-            "the locked-in projects cannot all start in their windows"
+            text=word("text.diag_none", lang, status=label("run", fewest.status.value, lang))
         )
     chosen = fewest.x[n_cols + len(which) :] > 0.5
     hi = np.r_[lp.col_hi, np.where(chosen, elastic.col_hi[n_cols:], 0.0)]
@@ -121,10 +131,11 @@ def diagnose(model: Model, settings: Settings, backend: str, units: dict[str, st
                 "locked_in_projects": who,
             }
         )
-        needs = f"; locked-in projects {', '.join(who)} draw on it" if who else ""
-        lines.append(f"{words(name)}: short by {amount:,.2f} {unit}{needs}")
+        needs = word("text.diag_needs", lang, projects=word("text.items", lang).join(who)) if who else ""  # fmt: skip
+        lines.append(word("text.diag_row", lang, row=words(name, lang), amount=f"{amount:,.2f}",
+                          unit=label("unit", unit, lang), needs=needs))  # fmt: skip
     all_locked = sorted({p for r in relaxed for p in r["locked_in_projects"]})  # type: ignore[attr-defined]
-    proven = "" if fewest.status.value == "optimal" else " (stage 1 not proven minimal: time limit)"
-    text = (f"infeasible; the smallest relaxation ({len(lines)} constraint group"
-            f"{'s' if len(lines) != 1 else ''}{proven}): " + "; ".join(lines))  # fmt: skip
+    proven = "" if fewest.status.value == "optimal" else word("text.diag_unproven", lang)
+    text = word("text.diag", lang, n=len(lines), proven=proven,
+                rows=word("text.parts", lang).join(lines))  # fmt: skip
     return Diagnosis(relaxed_rows=relaxed, locked_in=all_locked, text=text)

@@ -33,7 +33,7 @@ from allocator.inputs import Inputs
 from allocator.land.scan import LandScan, scan_land
 from allocator.marginals import marginal_values
 from allocator.prepare import Prepared, prepare
-from allocator.words import LANGS
+from allocator.words import LANGS, label, word
 from models.backends import BACKENDS
 from models.result import Diagnosis
 from models.scenario import Scenario
@@ -125,7 +125,11 @@ class Run:
             return self.allocation
         if status is Status.INFEASIBLE:
             text = self.diagnosis.text if self.diagnosis else ""
-            raise Infeasible(f"the scenario has no solution: {text or 'infeasible'}")
+            raise Infeasible(
+                word(
+                    "text.infeasible", self.lang, text=text or label("run", "infeasible", self.lang)
+                )
+            )
         if status is Status.NO_SOLUTION:
             raise NoSolution(f"no solution within the limits ({self.result.message})")
         raise SolverError(f"no solution: {status.value} ({self.result.message})")
@@ -206,7 +210,7 @@ def _explained(run: Run, marginals: bool) -> None:
     elif result.status is Status.INFEASIBLE:
         say("infeasible: finding the rows that must give way")
         units = {k: r.unit for k, r in prep.scenario.resources.items()}
-        run.diagnosis = diagnose(run.model, run.settings, run.backend, units)
+        run.diagnosis = diagnose(run.model, run.settings, run.backend, units, run.lang)
 
 
 def solve(inputs: Inputs, options: Options = Options(), marginals: bool = True) -> Run:

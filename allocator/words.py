@@ -54,7 +54,32 @@ CODE_COLUMNS = {
     "source": "source",
     "zone_level": "zone_level",
     "not_graded_because": "not_graded",
+    "change": "change",
 }
+# Columns of a comparison: a column of result A, of result B, or B − A (``allocator.compare``).
+SIDES = ("a", "b", "delta")
+
+
+def _side(column: str) -> tuple[str, str | None]:
+    """``status_a`` -> (``status``, ``a``), ``status_a_label`` -> (``status_label``, ``a``);
+    a column of no side -> (itself, None)."""
+    inner = column.removesuffix("_label")
+    base, _, side = inner.rpartition("_")
+    if not base or side not in SIDES:
+        return column, None
+    return base + column[len(inner) :], side
+
+
+def _sided(column: str, side: str) -> str:
+    """The column of one side: (``status_label``, ``a``) -> ``status_a_label``."""
+    inner = column.removesuffix("_label")
+    return f"{inner}_{side}" + column[len(inner) :]
+
+
+def code_kind(column: str) -> str | None:
+    """The kind of label a column's codes have (``CODE_COLUMNS``; ``status_a`` as
+    ``status``), None for a column of no codes."""
+    return CODE_COLUMNS.get(column) or CODE_COLUMNS.get(_side(column)[0])
 
 
 def word(key: str, lang: str, **figures: object) -> str:
@@ -117,10 +142,14 @@ def label(kind: str, code: str, lang: str) -> str:
 
 def header(column: str, lang: str) -> str:
     """The header of a column: its label, or ``<resource label>(<unit label>)`` for a
-    resource amount column such as ``energy_tce``; a column without a label is itself."""
+    resource amount column such as ``energy_tce``, or ``<header>（方案A）`` for a column of
+    one side of a comparison (``status_a``); a column without a label is itself."""
     found = WORDS.get(f"col.{column}")
     if found:
         return found[lang]
+    base, side = _side(column)
+    if side is not None and f"col.{base}" in WORDS:
+        return word("text.side", lang, column=header(base, lang), side=word(f"side.{side}", lang))
     for key, words in WORDS.items():
         if key.startswith("resource.") and column.startswith(key.removeprefix("resource.") + "_"):
             unit = column.removeprefix(key.removeprefix("resource.") + "_")
@@ -171,6 +200,7 @@ def headers_to_columns() -> dict[str, str]:
     units = [k.removeprefix("unit.") for k in WORDS if k.startswith("unit.")]
     columns = [k.removeprefix("col.") for k in WORDS if k.startswith("col.")]
     columns += [f"{r}_{u}" for r in resources for u in units]
+    columns += [_sided(c, side) for c in columns for side in SIDES]
     for column in columns:
         for lang in LANGS:
             out.setdefault(header(column, lang), column)

@@ -226,7 +226,7 @@ def test_infeasible_scenario_ends_done_with_the_relaxation_report(service):
     job = service.wait(sid)
     assert job["status"] == "done" and job["result_status"] == "infeasible"
     text = job["summary"]["diagnosis"]["text"]
-    assert "land_quota 2027 xuecheng: short by" in text  # both locked in, one site
+    assert "新增建设用地指标 2027 薛城区：缺口" in text  # both locked in, one site
     assert job["summary"]["diagnosis"]["relaxed_rows"]
     r = service.client.get(f"/v1/scenarios/{sid}/allocations", headers=service.h("viewer"))
     assert r.status_code == 409 and "allocations.csv" in r.json()["detail"]

@@ -133,7 +133,7 @@ def test_infeasible_example_gets_the_smallest_relaxation(sample_scenario, tmp_pa
     assert row["row"] == "bond[year=2027,scope=city]"
     assert row["shortfall"] == pytest.approx(73543 + 42004 + 31881 + 27689 - 154800)
     assert row["locked_in_projects"] == sorted(example["locked_in"])
-    assert "bond 2027 city: short by 20,317.00 wan_cny" in diag["text"]
+    assert "专项债券 2027 全市统筹：缺口 20,317.00 万元" in diag["text"]
 
 
 @pytest.fixture(scope="module")
@@ -257,7 +257,7 @@ def test_infeasible_locked_in_projects_exit_3_with_diagnosis(case_file, tmp_path
     assert row["row"] == "land_quota[year=2027,scope=xuecheng]"
     assert row["shortfall"] == pytest.approx(20)
     assert row["unit"] == "mu"
-    assert "short by 20.00 mu" in diag["text"]
+    assert "新增建设用地指标 2027 薛城区：缺口 20.00 亩" in diag["text"]
     assert json.loads((out / "diagnosis.json").read_text()) == diag
     assert not (out / "allocations.csv").exists()
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from allocator.cli import app
 from allocator.writers.files import read_table
 from tests.conftest import project, write_case
+from tests.test_words import scan_folder
 
 pytestmark = pytest.mark.solver
 
@@ -29,7 +31,7 @@ def test_compare_two_scenarios(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["compare", str(a), str(b)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert "value 90 → 65 万元, -25" in result.output
+    assert "价值 90 → 65 万元，-25" in result.output  # in the language of A (zh)
     folder = tmp_path / "out" / "compare_a_b"
     diff = json.loads((folder / "compare.json").read_text())
     assert diff["value"] == {"a_wan_cny": 90.0, "b_wan_cny": 65.0, "delta_wan_cny": -25.0,
@@ -41,6 +43,9 @@ def test_compare_two_scenarios(tmp_path, monkeypatch):
     assert (energy["supply_delta"], energy["used_a"], energy["used_b"]) == (50, 100, 100)
     table = read_table(folder / "projects.csv")
     assert list(table["project_id"]) == ["C", "D"]
+    assert scan_folder(folder, "zh") == 2  # headers and labels in Chinese
+    assert list(pd.read_csv(folder / "projects.csv", encoding="utf-8-sig").columns[:5]) == [
+        "项目编号", "变化代码", "变化", "结果代码（方案A）", "保障结果（方案A）"]  # fmt: skip
     # The two result folders compare the same way, now without solving.
     again = CliRunner().invoke(app, ["compare", "out/a", "out/b", "--out", "again"])
     assert again.exit_code == 0

@@ -162,7 +162,7 @@ def test_explain_gives_the_exact_price_of_a_rejected_project(case):
     (inc,) = found["supply_increases"]
     assert (inc["resource"], inc["needs"], inc["room_left"]) == ("energy", 101, 1)
     assert inc["smallest_increase"] == pytest.approx(50)
-    assert "energy city +50.00 tce in 2027" in found["text"]
+    assert "energy quota city +50.00 tce in 2027" in found["text"]
     approved = what_it_would_take(path, "B")
     assert approved["loss_without_wan_cny"] == pytest.approx(10)  # C alone 45, or A 80
     assert approved["would_enter"] == ["A"] and approved["would_leave"] == ["C"]
@@ -259,7 +259,7 @@ def test_explain_names_the_projects_a_project_requires_and_excludes(case):
     approved = set(solved(inputs).starts.index)
 
     def said(q: str) -> str:
-        return "approved" if q in approved else "not approved"
+        return "approved" if q in approved else "rejected"
 
     e = what_it_would_take(inputs, "E")
     assert e["requires"] == ["D"] and e["text"].startswith(f"E requires D ({said('D')}); ")

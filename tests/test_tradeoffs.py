@@ -149,16 +149,20 @@ def test_explain_reports_a_better_solution_and_intervals_not_a_negative_cost(cas
     """The solve stops at B + D (85) of an optimum B + C (89, its bound). Bringing C in finds
     89: a better solution of the same scenario, at no cost. Without B the best is C + D
     (84): the loss lies in [85 − 84, 89 − 84] = [1, 5] and is printed as that interval."""
+    from allocator.engine import Options
     from allocator.explain.whatif import what_it_would_take
 
     rows = [scored("B", 50, 45), scored("C", 50, 44), scored("D", 50, 40)]
     path = case(rows, [("energy", 2027, "city", 100)], SETUP)
     stops_early({"B", "D"})
-    c = what_it_would_take(path, "C")
+    c = what_it_would_take(path, "C", Options(lang="en"))
     assert c["loss_wan_cny"] == 0 and c["better_solution_wan_cny"] == 89
     assert "a better solution of the same scenario" in c["text"] and "-" not in c["text"]
     stops_early({"B", "D"})
-    b = what_it_would_take(path, "B")
+    said = what_it_would_take(path, "C")  # in Chinese, the scenario's default
+    assert said["text"].startswith("纳入 C 时找到比原方案多 4 万元的组合（89 对 85，差距 4.7059%）")
+    stops_early({"B", "D"})
+    b = what_it_would_take(path, "B", Options(lang="en"))
     assert b["loss_interval_wan_cny"] == [1, 5]
     assert "between 1 and 5 万元" in b["text"] and "C" in b["would_enter"]
 
@@ -168,12 +172,22 @@ def test_supply_increase_words_say_what_a_stopped_search_established():
 
     base = {"resource": "energy", "scope": "city", "years": [2027, 2028], "unit": "tce"}
     stopped = {**base, "smallest_increase": 120.0, "lower_bound": 0.0, "status": "time_limit"}
-    text = _increase_words(stopped, 30)
+    text = _increase_words(stopped, 30, "en")
     assert "at least 0.00" not in text and "+0.00 to 120.00 tce a year in 2027–2028" in text
     assert "stopped at its 30 s limit" in text
     none = {**base, "smallest_increase": None, "lower_bound": 40.0, "status": "time_limit"}
-    assert "any that does is above 40.00 tce a year" in _increase_words(none, 30)
+    assert "any that does is above 40.00 tce a year" in _increase_words(none, 30, "en")
     nothing = {**none, "lower_bound": 0.0}
-    assert "before finding an increase or proving that none will do" in _increase_words(nothing, 30)
+    assert "before finding an increase or proving that none will do" in _increase_words(
+        nothing, 30, "en"
+    )
     proven = {**base, "smallest_increase": 120.0, "lower_bound": 120.0, "status": "optimal"}
-    assert _increase_words(proven, 30) == "energy city +120.00 tce a year in 2027–2028"
+    assert _increase_words(proven, 30, "en") == "energy quota city +120.00 tce a year in 2027–2028"
+    assert (
+        _increase_words(proven, 30, "zh")
+        == "能耗指标 全市统筹 在 2027–2028 每年增加 120.00 吨标准煤"
+    )
+    assert "（40 秒内" not in _increase_words(none, 30, "zh")
+    assert _increase_words(none, 30, "zh").endswith(
+        "（30 秒内未找到增量；若有，须每年大于 40.00 吨标准煤）"
+    )

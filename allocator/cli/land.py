@@ -20,6 +20,7 @@ from allocator.cli import (
     out_console,
     read,
 )
+from allocator.words import header, label, word
 
 land_app = typer.Typer(no_args_is_help=True, help="Idle and low-efficiency land, reuse sites.")
 app.add_typer(land_app, name="land")
@@ -73,17 +74,19 @@ def land_scan(
 
         guarded("writing to the database", to_database)
         out_console.print(f"reuse list written to {read_label(to_db)} and …_sites", markup=False)
+    said = lang or sc.lang
     codes = result.findings[result.findings["result"] == "finding"]["rule"].value_counts()
-    table = Table(title=f"{sc.name}: land scan as of {sc.as_of}")
-    table.add_column("finding")
-    table.add_column("parcels", justify="right")
+    table = Table(title=word("text.console_scan_title", said, name=sc.name, as_of=sc.as_of))
+    table.add_column(header("rule", said))
+    table.add_column(header("rule_label", said))
+    table.add_column(word("text.console_parcels", said), justify="right")
     for code, count in codes.items():
-        table.add_row(str(code), f"{count:,}")
+        table.add_row(str(code), label("rule", str(code), said), f"{count:,}")
     out_console.print(table)
-    took = "from the cache" if result.cached else f"in {result.seconds:.1f} s"
-    out_console.print(
-        f"{len(result.parcels):,} parcels scanned {took}; {len(result.reuse_list):,} flagged; "
-        f"{len(result.sites):,} reuse sites, {result.sites['area_mu'].sum():,.0f} mu; "
-        f"{len(result.warnings)} warnings"
-    )
-    out_console.print(f"reuse list in {target}")
+    took = (word("text.console_cached", said) if result.cached
+            else word("text.console_seconds", said, seconds=f"{result.seconds:.1f}"))  # fmt: skip
+    out_console.print(word("text.console_scan", said, parcels=f"{len(result.parcels):,}", took=took,
+                           flagged=f"{len(result.reuse_list):,}", sites=f"{len(result.sites):,}",
+                           area=f"{result.sites['area_mu'].sum():,.0f}",
+                           warnings=len(result.warnings)))  # fmt: skip
+    out_console.print(word("text.console_results", said, folder=target))

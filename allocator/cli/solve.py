@@ -76,7 +76,7 @@ def solved(scenario: Path, backend: str | None, cache: Path, out: Path | None = 
         run.solution()
     except AllocatorError as exc:
         err.print(str(exc), markup=False)
-        err.print(f"summary in {target}" + (" with diagnosis.json" if summary.diagnosis else ""))
+        err.print(word("text.console_results", summary.lang, folder=target), markup=False)
         raise typer.Exit(exc.exit_code) from None
     return target, summary
 
@@ -130,10 +130,12 @@ def compare(
     out: Annotated[Path | None, typer.Option(help="Folder (default out/compare_<A>_<B>).")] = None,
     backend: Backend = None,
     cache: Cache = DEFAULT_CACHE,
+    lang: Lang = None,
 ) -> None:
-    """What changes from A to B: projects in, out or moved, resource use, value."""
+    """What changes from A to B: projects in, out or moved, resource use, value (in the
+    language of A unless --lang says otherwise)."""
     from allocator.compare import compare as diff_of
-    from allocator.compare import write_comparison
+    from allocator.compare import result_lang, write_comparison
 
     folders = [_result_folder(p, backend, cache) for p in (a, b)]
     try:
@@ -142,13 +144,13 @@ def compare(
         err.print(f"invalid input: {exc}", markup=False)
         raise typer.Exit(EXIT_INVALID) from None
     target = out or Path("out") / f"compare_{diff['a']['scenario']}_{diff['b']['scenario']}"
-    write_comparison(diff, target)
+    said = lang or result_lang(folders[0])
+    write_comparison(diff, target, said)
     v, n = diff["value"], diff["counts"]
     share = f" ({v['delta_share']:+.4%})" if v["delta_share"] is not None else ""
-    out_console.print(
-        f"{diff['a']['scenario']} → {diff['b']['scenario']}: value {v['a_wan_cny']:,.0f} → "
-        f"{v['b_wan_cny']:,.0f} 万元, {v['delta_wan_cny']:+,.0f}{share}; projects in {n['in']}, "
-        f"out {n['out']}, moved year {n['moved_year']}, moved site {n['moved_site']}, "
-        f"moved both {n['moved_year_and_site']}"
-    )
-    out_console.print(f"diff in {target}")
+    out_console.print(word("text.console_compare", said, a=diff["a"]["scenario"],
+                           b=diff["b"]["scenario"], va=f"{v['a_wan_cny']:,.0f}",
+                           vb=f"{v['b_wan_cny']:,.0f}", delta=f"{v['delta_wan_cny']:+,.0f}",
+                           share=share, n_in=n["in"], n_out=n["out"], year=n["moved_year"],
+                           site=n["moved_site"], both=n["moved_year_and_site"]))  # fmt: skip
+    out_console.print(word("text.console_results", said, folder=target))

@@ -19,6 +19,7 @@ from allocator.cli import (
     guarded,
     out_console,
 )
+from allocator.words import word
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -123,7 +124,8 @@ def template(
         raise typer.Exit(EXIT_INVALID)
     sc = guarded("reading", lambda _say: read_scenario(scenario), lang) if scenario else Scenario()
     guarded("writing", lambda _say: write_template(out, sc, lang or sc.lang))
-    out_console.print(f"template in {out}", markup=False, highlight=False)
+    out_console.print(word("text.console_written", lang or sc.lang, path=out), markup=False,
+                      highlight=False)  # fmt: skip
 
 
 @app.command()
@@ -142,6 +144,7 @@ def report(
     ] = None,
 ) -> None:
     """Write one self-contained HTML report (map, charts, tables) of a result folder."""
+    from allocator.compare import result_lang
     from allocator.report import write_report
 
     for folder in (result, compare_with):
@@ -152,4 +155,6 @@ def report(
         err.print(f"--tiles was {tiles!r} but is expected to be an http(s) URL template")
         raise typer.Exit(EXIT_INVALID)
     target = guarded("writing the report", lambda _say: write_report(result, lang, compare_with, out, tiles), lang)  # fmt: skip
-    out_console.print(f"report in {target.resolve()}", markup=False, highlight=False)
+    said = lang or result_lang(result)
+    out_console.print(word("text.console_written", said, path=target.resolve()), markup=False,
+                      highlight=False)  # fmt: skip

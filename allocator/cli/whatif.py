@@ -20,6 +20,7 @@ from allocator.cli import (
     out_console,
     read,
 )
+from allocator.words import word
 
 
 @app.command()
@@ -31,18 +32,20 @@ def explain(
     ] = None,
     backend: Backend = None,
     cache: Cache = DEFAULT_CACHE,
+    lang: Lang = None,
 ) -> None:
     """Why a project is in or out, and what it would take: exact, by re-solving."""
     from allocator.explain.whatif import what_it_would_take
     from allocator.writers.files import write_json
 
+    inputs = guarded("reading", lambda _say: read(scenario), lang)
     found = guarded("explaining", lambda say: what_it_would_take(
-        read(scenario), project, options(backend, cache, say)))  # fmt: skip
+        inputs, project, options(backend, cache, say, lang=lang)), lang)  # fmt: skip
     target = out or Path("out") / found["scenario"] / f"explain_{project}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     write_json(found, target)
     out_console.print(found["text"], markup=False)
-    out_console.print(f"details in {target}")
+    out_console.print(word("text.console_written", lang or inputs.scenario.lang, path=target))
 
 
 @app.command()
@@ -61,7 +64,7 @@ def frontier(
 ) -> None:
     """Value versus the supply of one resource (the efficient frontier), as CSV."""
     from allocator.explain.tradeoffs import frontier as solve_frontier
-    from allocator.writers.files import write_table
+    from allocator.writers.files import for_people, write_table
 
     if low >= high:
         err.print(f"--low ({low}) must be below --high ({high})")
@@ -71,12 +74,12 @@ def frontier(
         inputs, resource, steps, low, high, options(backend, cache, say)))  # fmt: skip
     target = out or Path("out") / inputs.scenario.name / f"frontier_{resource}.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_table(table, target, lang or inputs.scenario.lang)
-    out_console.print(table.to_string(index=False), markup=False, soft_wrap=True)
+    said = lang or inputs.scenario.lang
+    write_table(table, target, said)
+    out_console.print(for_people(table, said).to_string(index=False), markup=False, soft_wrap=True)
     for factor in table.loc[table["better_than_solve"], "factor"]:
-        out_console.print(f"at × {factor:g} a portfolio worth more than the solve's was found: "
-                          "a better solution of the scenario itself, within the solve's gap")  # fmt: skip
-    out_console.print(f"frontier in {target}")
+        out_console.print(word("text.console_frontier_better", said, factor=f"{factor:g}"))
+    out_console.print(word("text.console_written", said, path=target))
 
 
 @app.command()
@@ -94,25 +97,23 @@ def alternatives(
     """Near-optimal portfolios that differ in at least one approved project, and how often
     each project is selected across them."""
     from allocator.explain.tradeoffs import alternatives as find
-    from allocator.writers.files import write_table
+    from allocator.writers.files import for_people, write_table
 
     inputs = guarded("reading", lambda _say: read(scenario), lang)
     found, freq = guarded("alternatives", lambda say: find(
         inputs, count, within, options(backend, cache, say)))  # fmt: skip
     target = out or Path("out") / inputs.scenario.name
     target.mkdir(parents=True, exist_ok=True)
-    write_table(found, target / "alternatives.csv", lang or inputs.scenario.lang)
-    write_table(freq, target / "selection_frequency.csv", lang or inputs.scenario.lang)
-    out_console.print(found.to_string(index=False), markup=False, soft_wrap=True)
+    said = lang or inputs.scenario.lang
+    write_table(found, target / "alternatives.csv", said)
+    write_table(freq, target / "selection_frequency.csv", said)
+    out_console.print(for_people(found, said).to_string(index=False), markup=False, soft_wrap=True)
     first = found["value_wan_cny"].iloc[0]
     for k, value in found.loc[found["better_than_solve"], ["alternative", "value_wan_cny"]].values:
-        out_console.print(f"alternative {k} is worth {value - first:,.0f} 万元 more than the solve's "
-                          "portfolio (alternative 1): a better solution of the same scenario, "
-                          "within the solve's gap")  # fmt: skip
-    steady = int((freq["frequency"] == 1).sum())
-    out_console.print(f"{steady} projects in every portfolio, "
-                      f"{int(freq['frequency'].between(0, 1, inclusive='neither').sum())} in some; "
-                      f"results in {target}")  # fmt: skip
+        out_console.print(word("text.console_alternative_better", said, k=k, more=f"{value - first:,.0f}"))  # fmt: skip
+    out_console.print(word("text.console_alternatives", said, every=int((freq["frequency"] == 1).sum()),
+                           some=int(freq["frequency"].between(0, 1, inclusive="neither").sum()),
+                           folder=target))  # fmt: skip
 
 
 @app.command()
@@ -132,7 +133,7 @@ def sensitivity(
 ) -> None:
     """For each bonus weight, the range over which the approved set stays the same."""
     from allocator.explain.tradeoffs import weight_ranges
-    from allocator.writers.files import write_table
+    from allocator.writers.files import for_people, write_table
 
     only = [c.strip() for c in criteria.split(",")] if criteria else None
     inputs = guarded("reading", lambda _say: read(scenario), lang)
@@ -140,6 +141,7 @@ def sensitivity(
         inputs, cap, tol, options(backend, cache, say), only))  # fmt: skip
     target = out or Path("out") / inputs.scenario.name / "weight_ranges.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_table(table, target, lang or inputs.scenario.lang)
-    out_console.print(table.to_string(index=False), markup=False, soft_wrap=True)
-    out_console.print(f"weight ranges in {target}")
+    said = lang or inputs.scenario.lang
+    write_table(table, target, said)
+    out_console.print(for_people(table, said).to_string(index=False), markup=False, soft_wrap=True)
+    out_console.print(word("text.console_written", said, path=target))

@@ -37,7 +37,7 @@ from allocator.explain.records import draws, marginal_prices, rule_records
 from allocator.formulation.program import LinearProgram
 from allocator.inputs import Inputs
 from allocator.marginals import supply_rows
-from allocator.words import word
+from allocator.words import label, word
 from models.result import SUPPLY_KEYS
 from models.tables import Problem
 
@@ -82,45 +82,40 @@ def _pinned(interval: list[float]) -> bool:
     return interval[1] - interval[0] < 0.5
 
 
-def _amount(interval: list[float], found: float) -> str:
+def _amount(interval: list[float], found: float, lang: str) -> str:
     """A loss in words, as proven: one figure when it is pinned, else the interval and why."""
     lo, hi = interval
     if _pinned(interval):
         return f"{found:,.0f} 万元"
-    return (f"between {lo:,.0f} and {hi:,.0f} 万元 (the portfolios found differ by {found:,.0f}; "
-            "the solves stop within their gap, which leaves the rest unproven)")  # fmt: skip
+    return word("text.wi_between", lang, lo=f"{lo:,.0f}", hi=f"{hi:,.0f}", found=f"{found:,.0f}")
 
 
-def _better(pid: str, how: str, v0: float, found: float, gap: float | None) -> str:
-    """A re-solve found more than the solve: say so, never a negative cost."""
-    shown = "" if gap is None else f", gap {gap:.4%}"
-    return (f"{how} {pid} a portfolio worth {found - v0:,.0f} 万元 more than the solve's was found "
-            f"({found:,.0f} against {v0:,.0f}{shown}): a better solution of the same scenario, "
-            "within the solve's gap")  # fmt: skip
+def _better(pid: str, how: str, v0: float, found: float, gap: float | None, lang: str) -> str:
+    """A re-solve found more than the solve (``how``: with or without ``pid``): say so,
+    never a negative cost."""
+    shown = "" if gap is None else word("text.wi_gap", lang, gap=f"{gap:.4%}")
+    return word(f"text.wi_better_{how}", lang, pid=pid, more=f"{found - v0:,.0f}",
+                found=f"{found:,.0f}", v0=f"{v0:,.0f}", gap=shown)  # fmt: skip
 
 
-def _increase_words(i: dict[str, Any], limit: float) -> str:
+def _increase_words(i: dict[str, Any], limit: float, lang: str) -> str:
     """One supply increase in words: a figure where proven, an interval with its reason where
     the search stopped, and what a search that found nothing did establish."""
     years = f"{i['years'][0]}" + (f"–{i['years'][-1]}" if len(i["years"]) > 1 else "")
-    what = f"{i['resource']} {i['scope']}"
-    each = " a year" if len(i["years"]) > 1 else ""
-    lower = i["lower_bound"] or 0.0
+    figures = {
+        "what": f"{label('resource', i['resource'], lang)} {label('scope', i['scope'], lang)}",
+        "each": word("text.wi_each", lang) if len(i["years"]) > 1 else "",
+        "unit": label("unit", i["unit"], lang), "years": years, "limit": f"{limit:g}",
+        "lower": f"{i['lower_bound'] or 0.0:,.2f}", "amount": f"{i['smallest_increase'] or 0.0:,.2f}",
+    }  # fmt: skip
     if i["smallest_increase"] is not None:
-        if i["status"] == "optimal":
-            return f"{what} +{i['smallest_increase']:,.2f} {i['unit']}{each} in {years}"
-        return (f"{what} +{lower:,.2f} to {i['smallest_increase']:,.2f} {i['unit']}{each} in "
-                f"{years} (the smallest increase lies in this interval: the search stopped at "
-                f"its {limit:g} s limit)")  # fmt: skip
+        found = "found" if i["status"] == "optimal" else "found_within"
+        return word(f"text.wi_increase_{found}", lang, **figures)
     if i["status"] == "infeasible":
-        return f"{what} (no increase of it alone will do)"
-    if lower > 0:
-        return (f"{what} (no increase found within {limit:g} s; any that does is above "
-                f"{lower:,.2f} {i['unit']}{each})")  # fmt: skip
-    return (
-        f"{what} (the search stopped at its {limit:g} s limit before finding an increase "
-        "or proving that none will do)"
-    )
+        return word("text.wi_increase_none", lang, **figures)
+    if (i["lower_bound"] or 0.0) > 0:
+        return word("text.wi_increase_above", lang, **figures)
+    return word("text.wi_increase_stopped", lang, **figures)
 
 
 def _without(run: Run, pid: str, out: dict[str, Any]) -> dict[str, Any]:
@@ -132,9 +127,10 @@ def _without(run: Run, pid: str, out: dict[str, Any]) -> dict[str, Any]:
     hi = lp.col_hi.copy()
     hi[cols] = 0.0
     without = _solve(run, lp.with_bounds(lp.col_lo, hi), pid)
+    lang = run.lang
     if without.x is None or without.objective is None:
-        out.update(status="approved", text=f"without {pid} the scenario has no solution "
-                   f"({without.status.value}): it is needed for the rules")  # fmt: skip
+        out.update(status="approved", text=word("text.wi_needed", lang, pid=pid,
+                   status=label("run", without.status.value, lang)))  # fmt: skip
         return out
     base_set, other = set(run.starts.index), set(decode(model, without.x).starts.index)
     v0, b0 = base.objective, base.bound if base.bound is not None else base.objective
@@ -142,14 +138,14 @@ def _without(run: Run, pid: str, out: dict[str, Any]) -> dict[str, Any]:
     interval = _loss_interval(v0, b0, without)
     entering = sorted(other - base_set)
     if drop < 0:
-        text = _better(pid, "without", v0, without.objective, base.gap)
+        text = _better(pid, "without", v0, without.objective, base.gap, lang)
     else:
-        text = f"without {pid} the portfolio would lose {_amount(interval, drop)}"
-    named = ", ".join(entering[:10]) + (
-        f" and {len(entering) - 10} more" if len(entering) > 10 else ""
+        text = word("text.wi_lose", lang, pid=pid, amount=_amount(interval, drop, lang))
+    named = word("text.items", lang).join(entering[:10]) + (
+        word("text.wi_more", lang, n=len(entering) - 10) if len(entering) > 10 else ""
     )
-    text += f"; {len(entering)} other project(s) would take its place" + (
-        f": {named}" if named else ""
+    text += word("text.wi_take_place", lang, n=len(entering)) + (
+        word("text.wi_named", lang, names=named) if named else ""
     )
     out.update(
         status="approved", without=_figures(without),
@@ -239,19 +235,19 @@ def _bringing_in(run: Run, pid: str, out: dict[str, Any]) -> dict[str, Any]:
     base_set, other = set(run.starts.index), set(alloc.starts.index)
     increases = _increases(run, pid, forced, start, _short(run, pid, start, fits))
     value = float(prep.pairs.set_index(["project_id", "year"])["value_wan_cny"][(pid, start)])
-    lines = [_increase_words(i, prep.scenario.explain.time_limit_s) for i in increases]
+    lang = run.lang
+    lines = [_increase_words(i, prep.scenario.explain.time_limit_s, lang) for i in increases]
     if loss is not None and interval is not None and within.objective is not None:
         if within.objective > v0:
-            head = _better(pid, "with", v0, within.objective, base.gap)
+            head = _better(pid, "with", v0, within.objective, base.gap, lang)
         else:
             rise = (f"{loss:,.0f} 万元" if _pinned(interval)
-                    else f"that much: {interval[1]:,.0f} 万元 is sure to bring it in")  # fmt: skip
-            head = (f"bringing {pid} in (start {start}) costs the portfolio "
-                    f"{_amount(interval, loss)}; it comes in if its value (now {value:,.0f} 万元) "
-                    f"rises by {rise}")  # fmt: skip
+                    else word("text.wi_sure", lang, hi=f"{interval[1]:,.0f}"))  # fmt: skip
+            head = word("text.wi_bringing", lang, pid=pid, start=start,
+                        amount=_amount(interval, loss, lang), value=f"{value:,.0f}", rise=rise)  # fmt: skip
     else:
-        head = f"{pid} does not fit at all ({within.status.value} when locked in); it comes in"
-    joiner = ", or" if loss is not None else ""
+        head = word("text.wi_no_fit", lang, pid=pid, status=label("run", within.status.value, lang))
+    supply = "text.wi_or_supply" if loss is not None else "text.wi_with_supply"
     out.update(
         status="rejected", start_year=start if fits else None, value_wan_cny=round(value, 4),
         with_project=_figures(within), loss_wan_cny=None if loss is None else round(loss, 4),
@@ -259,10 +255,10 @@ def _bringing_in(run: Run, pid: str, out: dict[str, Any]) -> dict[str, Any]:
         better_solution_wan_cny=round(within.objective, 4)
         if within.objective is not None and within.objective > v0 else None,
         smallest_value_increase_wan_cny=None if loss is None else round(loss, 4),
-        marginal_kind=word(f"text.{marginal_prices(run)[1]}", "en"), supply_increases=increases,
+        marginal_kind=word(f"text.{marginal_prices(run)[1]}", lang), supply_increases=increases,
         displaced=sorted(base_set - other) if fits else [],
         also_entering=sorted(other - base_set - {pid}) if fits else [],
-        text=head + (f"{joiner} with {'; or '.join(lines)}" if lines else ""),
+        text=head + (word(supply, lang, lines=word("text.wi_or", lang).join(lines)) if lines else ""),
     )  # fmt: skip
     return out
 
@@ -273,18 +269,18 @@ def _links(run: Run, pid: str) -> tuple[dict[str, Any], str]:
     approved = set(run.starts.index)
     links = {"requires": list(pr.at[pid, "requires"]), "excludes": list(pr.at[pid, "excludes"])}
     links["excluded_by"] = sorted(q for q, ex in pr["excludes"].items() if pid in ex)
-    words = [f"{how} {q} ({'approved' if q in approved else 'not approved'})"
-             for how, key in (("requires", "requires"), ("excludes", "excludes"),
-                              ("is excluded by", "excluded_by"))
-             for q in links[key]]  # fmt: skip
-    return links, ("; ".join(words) + "; ") if words else ""
+    lang, parts = run.lang, word("text.parts", run.lang)
+    words = [word(f"text.wi_{key}", lang, q=q, state=label("status", "approved" if q in approved
+                                                             else "rejected", lang))
+             for key in ("requires", "excludes", "excluded_by") for q in links[key]]  # fmt: skip
+    return links, (parts.join(words) + parts) if words else ""
 
 
 def what_it_would_take(inputs: Inputs, pid: str, options: Options = Options()) -> dict[str, Any]:
     """Why ``pid`` is in or out and what would change it (the module docstring)."""
     if pid not in inputs.projects.index:
-        rule = f"is not in {inputs.label('projects')}"
-        raise InputError([Problem("request", rule, field="project", value=pid)])
+        raise InputError([Problem.of("request", "is not in {table}", field="project", value=pid,
+                                     table=inputs.label("projects"))])  # fmt: skip
     run = solve(inputs, options)
     prep = run.prep
     out: dict[str, Any] = {"scenario": prep.scenario.name, "project_id": pid,
@@ -295,8 +291,8 @@ def what_it_would_take(inputs: Inputs, pid: str, options: Options = Options()) -
         fails = checks[(checks["project_id"] == pid) & (checks["result"] == "fail")]
         out.update(status="ineligible", reason=reason,
                    rules=rule_records(fails),
-                   text=f"{pid} is ineligible ({reason}): no supply or value brings it in; "
-                        "the data must change to pass the rules listed")  # fmt: skip
+                   text=word("text.wi_ineligible", run.lang, pid=pid,
+                             reason=label("reason", reason, run.lang)))  # fmt: skip
         return out
     run.solution()  # no solution: nothing to compare with (the error says why)
     links, words = _links(run, pid)

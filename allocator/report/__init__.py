@@ -20,9 +20,9 @@ import geopandas as gpd
 import jinja2
 import pandas as pd
 
-from allocator.compare import compare, load_result
+from allocator.compare import compare, load_result, result_lang
 from allocator.report.charts import frequency_chart, frontier_chart, resource_charts
-from allocator.words import DEFAULT_LANG, LANGS, WORDS, header, label, word
+from allocator.words import LANGS, WORDS, header, label, word
 from allocator.writers.files import labelled, read_table, relabelled, write_text_atomic
 
 HERE = Path(__file__).parent
@@ -220,9 +220,7 @@ def build(
     the result's language); ``tiles``, an online tile layer URL template
     (``https://…/{z}/{x}/{y}.png``), is added under the offline layers when given (the page
     then loads tiles from that server)."""
-    if lang is None:
-        stated = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-        lang = str(stated.get("lang", DEFAULT_LANG))
+    lang = lang or result_lang(folder)
     if lang not in LANGS:
         raise ValueError(f"--lang was {lang!r} but is expected to be one of {', '.join(LANGS)}")
     lab = _labels(lang)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from allocator.errors import InputError
-from allocator.words import CODE_COLUMNS, LANGS, header, headers_to_columns, label, note
+from allocator.words import LANGS, code_kind, header, headers_to_columns, label, note
 from models.tables import Problem
 
 if TYPE_CHECKING:  # not imported to read a result folder (compare, report)
@@ -66,8 +66,9 @@ def labelled(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     """``frame`` with each code column followed by its labels in ``lang`` (``reason``,
     ``reason_label``; ``allocator.words``)."""
     out = frame.copy()
-    for column, kind in CODE_COLUMNS.items():
-        if column in out.columns and f"{column}_label" not in out.columns:
+    for column in list(out.columns):
+        kind = code_kind(str(column))
+        if kind is not None and f"{column}_label" not in out.columns:
             labels = [label(kind, c, lang) if isinstance(c, str) and c else c for c in out[column]]
             out.insert(out.columns.get_loc(column) + 1, f"{column}_label", labels)
     if "note_figures" in out.columns and "note_label" not in out.columns:
