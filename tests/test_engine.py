@@ -101,7 +101,9 @@ def test_a_run_without_a_solution_raises_by_type():
                   {"locked_in": {"P-1": 2027, "P-2": 2027}, "horizon": {"start": 2027, "end": 2027}})  # fmt: skip
     run = solve(inputs)
     assert run.result.status is Status.INFEASIBLE and run.diagnosis is not None
-    with pytest.raises(Infeasible, match=r"^情景无解：.*新增建设用地指标 2027 薛城区：缺口 20\.00 亩"):
+    with pytest.raises(
+        Infeasible, match=r"^情景无解：.*新增建设用地指标 2027 薛城区：缺口 20\.00 亩"
+    ):
         run.solution()
     assert Infeasible.exit_code == 3
 
