@@ -13,9 +13,25 @@ from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from allocator.words import DEFAULT_LANG, LANGS
+from allocator.words import DEFAULT_LANG, LANGS, WORDS
 from api.settings import ApiSettings
 from api.store import ROLES, ApiKey, find_key
+
+
+class Refused(HTTPException):
+    """A request refused (401, 403, 404, 409, 503) with a message said in the language the
+    request asks for: ``template`` (English, ``str.format``) filled with ``figures``, in
+    Chinese through the catalogue entry ``msg.<template>`` (``api.errors``)."""
+
+    def __init__(self, status: int, template: str, headers: dict[str, str] | None = None,
+                 **figures: object) -> None:  # fmt: skip
+        self.template, self.figures = template, {k: str(v) for k, v in figures.items()}
+        super().__init__(status, template.format(**self.figures), headers)
+
+    def said(self, lang: str) -> str:
+        words = WORDS.get(f"msg.{self.template}")
+        return words[lang].format(**self.figures) if words else str(self.detail)
+
 
 API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
 BEARER = HTTPBearer(auto_error=False, description="The same API key as a bearer token.")
@@ -97,12 +113,12 @@ def caller(
     """The caller's key (401 without a valid one)."""
     token = key or (bearer.credentials if bearer else None)
     if not token:
-        raise HTTPException(401, "an API key is required (X-API-Key header or bearer token)",
-                            headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+        raise Refused(401, "an API key is required (X-API-Key header or bearer token)",
+                      headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
     row = find_key(session, token)
     session.commit()  # no connection held while the route waits for a thread to run it
     if row is None:
-        raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+        raise Refused(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
     return row
 
 
@@ -111,7 +127,8 @@ def role(needed: str) -> Any:
 
     def check(key: Annotated[ApiKey, Depends(caller)]) -> ApiKey:
         if ROLES.index(key.role) < ROLES.index(needed):
-            raise HTTPException(403, f"role {key.role} may not do this (needs {needed})")
+            raise Refused(403, "role {role} may not do this (needs {needed})", role=key.role,
+                          needed=needed)  # fmt: skip
         return key
 
     return Depends(check)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from allocator.errors import InputError, internal_error
 from allocator.words import LANGS, rule_words, said, word
-from api.deps import request_lang
+from api.deps import Refused, request_lang
 from models.tables import Problem
 
 
@@ -83,6 +83,12 @@ async def _request_invalid(request: Request, exc: RequestValidationError) -> JSO
     return JSONResponse(json.loads(json.dumps(body, default=str)), status_code=422)
 
 
+async def _refused(request: Request, exc: Exception) -> JSONResponse:
+    """A refusal (``api.deps.Refused``), said in the language the request asks for."""
+    assert isinstance(exc, Refused)
+    return JSONResponse({"detail": exc.said(asked_lang(request))}, exc.status_code, exc.headers)
+
+
 async def _input_invalid(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InputError)
     return invalid(exc.problems, asked_lang(request))
@@ -110,6 +116,7 @@ async def _bug(_: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_invalid)  # type: ignore[arg-type]
     app.add_exception_handler(InputError, _input_invalid)
+    app.add_exception_handler(Refused, _refused)
     app.add_exception_handler(PoolTimeout, _busy)
     app.add_exception_handler(OperationalError, _busy)
     app.add_exception_handler(Exception, _bug)

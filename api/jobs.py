@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import HTTPException
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from api import schemas as s
+from api.deps import Refused
 from api.settings import ApiSettings
 from api.store import ApiKey, Job, Result, audit, now
 
@@ -17,7 +17,7 @@ from api.store import ApiKey, Job, Result, audit, now
 def job_of(session: Session, scenario_id: str) -> Job:
     job = session.get(Job, scenario_id)
     if job is None:
-        raise HTTPException(404, f"no scenario {scenario_id!r}")
+        raise Refused(404, "no scenario {id}", id=repr(scenario_id))
     return job
 
 
@@ -25,7 +25,8 @@ def result_of(session: Session, settings: ApiSettings, scenario_id: str) -> tupl
     """A done job and its result folder (409 before it is done)."""
     job = job_of(session, scenario_id)
     if job.status != "done" or job.result_hash is None:
-        raise HTTPException(409, f"scenario {scenario_id} is {job.status}; results exist once it is done")  # fmt: skip
+        raise Refused(409, "scenario {id} is {state}; results exist once it is done",
+                      id=scenario_id, state=job.status)  # fmt: skip
     return job, settings.data_dir / "results" / job.result_hash
 
 
@@ -51,8 +52,8 @@ def cancel(session: Session, key: ApiKey, job: Job) -> None:
     elif job.status == "running":
         job.cancel_requested = 1
     else:
-        raise HTTPException(409, f"scenario {job.id} is {job.status}; only a queued or running "
-                                 "scenario can be cancelled")  # fmt: skip
+        raise Refused(409, "scenario {id} is {state}; only a queued or running scenario can be "
+                      "cancelled", id=job.id, state=job.status)  # fmt: skip
     audit(session, key.id, "scenario.cancel", job.id, was=job.status)
     session.flush()
     session.refresh(job)

@@ -29,15 +29,12 @@ from allocator.inputs import Inputs, check_inputs, validated
 from allocator.sources import read_tables
 from allocator.sources.files import read_document
 from api.datasets import REF, REF_RULE, Available, bundled, lookup, store_upload
+from api.deps import Refused
 from api.schemas import Submission
 from api.settings import ApiSettings
 from api.store import ApiKey, Idempotency, Job, Result, audit, now
 from models.scenario import DataSources, map_sources, merge, source_entries
 from models.tables import Problem
-
-
-class NotFound(LookupError):
-    """A referenced scenario or dataset does not exist (404)."""
 
 
 @dataclass
@@ -115,7 +112,7 @@ def _document(session: Session, settings: ApiSettings, scenario: dict[str, Any] 
         elif stored is not None:
             doc = json.loads(json.dumps(stored.document))
         else:
-            raise NotFound(f"no bundled or stored scenario {base!r}")
+            raise Refused(404, "no bundled or stored scenario {base}", base=repr(base))
         doc = merge(doc, overrides)
     else:
         doc = dict(scenario or {})
@@ -176,7 +173,7 @@ def check_submission(
     body: Submission,
 ) -> Checked:
     """Everything the command line would check, plus the server's own limits; raises
-    ``InputError`` with every problem, or ``NotFound`` for an unknown base."""
+    ``InputError`` with every problem, or ``Refused`` (404) for an unknown base."""
     scenario = body.scenario.model_dump(mode="json", exclude_unset=True) if body.scenario else None
     doc = _document(session, settings, scenario, body.base, body.overrides)
     problems = _inline_tables(

@@ -311,6 +311,11 @@ def test_cancel_a_queued_scenario(idle):
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
     again = idle.client.delete(f"/v1/scenarios/{sid}", headers=idle.h())
     assert again.status_code == 409 and "cancelled" in again.json()["detail"]
+    assert again.json()["detail"].endswith("只有排队中或运行中的情景可以取消")  # zh by default
+    said = idle.client.delete(f"/v1/scenarios/{sid}?lang=en", headers=idle.h())
+    assert said.json()["detail"] == (
+        f"scenario {sid} is cancelled; only a queued or running scenario can be cancelled"
+    )
     assert idle.client.delete("/v1/scenarios/sc_nope", headers=idle.h()).status_code == 404
 
 

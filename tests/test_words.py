@@ -190,3 +190,28 @@ def test_catalogue_messages_are_their_english_rules():
             assert words["en"] == key.removeprefix("msg."), key
         if key.startswith(("msg.", "note.", "text.")) and not key.startswith("msg.pydantic:"):
             assert names(words["zh"]) == names(words["en"]), key
+
+
+def test_every_rule_written_with_figures_has_its_chinese_words():
+    """Each ``Problem.of`` and ``Refused`` template written in the code as text (read from
+    the source) has its ``msg.`` entry, so that no such message stays English in Chinese."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for path in sorted([*root.glob("allocator/**/*.py"), *root.glob("api/**/*.py"),
+                        *root.glob("models/**/*.py")]):  # fmt: skip
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or len(node.args) < 2:
+                continue
+            f = node.func
+            named = (isinstance(f, ast.Name) and f.id == "Refused") or (
+                isinstance(f, ast.Attribute) and f.attr == "of"
+                and isinstance(f.value, ast.Name) and f.value.id == "Problem"
+            )  # fmt: skip
+            template = node.args[1]
+            if named and isinstance(template, ast.Constant) and isinstance(template.value, str):
+                found.append((path.name, template.value))
+    assert len(found) >= 30
+    missing = [(name, t) for name, t in found if f"msg.{t}" not in WORDS]
+    assert not missing, missing

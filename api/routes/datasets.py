@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, HTTPException, Response, UploadFile
+from fastapi import APIRouter, File, Form, Response, UploadFile
 
 from api import schemas as s
 from api.datasets import KINDS, listing, lookup, register_database, store_upload
-from api.deps import Admin, Planner, Route, SessionDep, SettingsDep, Viewer
+from api.deps import Admin, Planner, Refused, Route, SessionDep, SettingsDep, Viewer
 
 router = APIRouter(tags=["datasets"], route_class=Route)
 
@@ -77,5 +77,5 @@ def dataset(
     try:
         found = lookup(session, settings.data_dir, settings.bundled_data_dir, dataset_id)
     except KeyError:
-        raise HTTPException(404, f"no dataset {dataset_id!r}") from None
+        raise Refused(404, "no dataset {id}", id=repr(dataset_id)) from None
     return s.DatasetInfo(**found.describe())

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from sqlalchemy import select
 
 from api import schemas as s
-from api.deps import Admin, Route, SessionDep
+from api.deps import Admin, Refused, Route, SessionDep
 from api.store import ApiKey, audit, create_key, now
 
 router = APIRouter(tags=["keys"], route_class=Route)
@@ -33,7 +33,7 @@ def keys(session: SessionDep, _: Admin) -> list[s.KeyInfo]:
 def revoke(session: SessionDep, key: Admin, key_id: str) -> s.KeyInfo:
     row = session.get(ApiKey, key_id)
     if row is None:
-        raise HTTPException(404, f"no API key {key_id!r}")
+        raise Refused(404, "no API key {id}", id=repr(key_id))
     row.revoked_at = row.revoked_at or now()
     audit(session, key.id, "key.revoke", key_id)
     return s.KeyInfo.model_validate(row, from_attributes=True)

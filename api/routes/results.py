@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 import geopandas as gpd
 import numpy as np
 import pyproj
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from allocator.compare import compare
@@ -24,7 +24,7 @@ from allocator.errors import InputError
 from allocator.report import write_report
 from allocator.writers.files import read_table, relabelled, write_text_atomic
 from api import schemas as s
-from api.deps import LangDep, Planner, Route, SessionDep, SettingsDep, Viewer
+from api.deps import LangDep, Planner, Refused, Route, SessionDep, SettingsDep, Viewer
 from api.errors import invalid
 from api.jobs import release, result_of
 from models.result import Summary
@@ -61,8 +61,9 @@ def made_once(target: Path, make: Callable[[Path], object]) -> None:
     with _MAKING_GUARD:
         lock = _MAKING.setdefault(target, threading.Lock())
     if not lock.acquire(timeout=WAIT_S):
-        raise HTTPException(503, "being made for another request; retry shortly",
-                            headers={"Retry-After": "5"})  # fmt: skip
+        raise Refused(
+            503, "being made for another request; retry shortly", headers={"Retry-After": "5"}
+        )
     try:
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -90,7 +91,7 @@ def _table(folder: Path, name: str, lang: str) -> list[dict[str, Any]]:
     """The rows of a result table, labelled in ``lang``."""
     path = folder / name
     if not path.exists():
-        raise HTTPException(409, f"this result has no {name} (no solution; see /summary)")
+        raise Refused(409, "this result has no {name} (no solution; see /summary)", name=name)
     return _cached(path, _rows, lang)
 
 
@@ -165,7 +166,8 @@ def project(
     rows = _table(folder, "allocations.csv", lang)
     row = next((r for r in rows if r["project_id"] == project_id), None)
     if row is None:
-        raise HTTPException(404, f"no project {project_id!r} in scenario {scenario_id}")
+        raise Refused(404, "no project {project} in scenario {id}", project=repr(project_id),
+                      id=scenario_id)  # fmt: skip
     return {**row, "explanation_detail": _explanations(folder).get(project_id)}
 
 
@@ -199,7 +201,7 @@ def reuse_list(
     job, folder = result_of(session, settings, scenario_id)
     gpkg = folder / "reuse_list.gpkg"
     if not gpkg.exists():
-        raise HTTPException(404, f"scenario {scenario_id} has no parcel layer, so no reuse list")
+        raise Refused(404, "scenario {id} has no parcel layer, so no reuse list", id=scenario_id)
     try:
         target = pyproj.CRS.from_user_input(crs)
     except pyproj.exceptions.CRSError:
@@ -247,10 +249,10 @@ def report(
 ) -> Response:
     try:
         job, folder = result_of(session, settings, scenario_id)
-    except HTTPException as exc:  # a person in a browser: a page that says so and looks again
+    except Refused as exc:  # a person in a browser: a page that says so and looks again
         if exc.status_code != 409:
             raise
-        return HTMLResponse(_not_yet(str(exc.detail), lang), status_code=409)
+        return HTMLResponse(_not_yet(exc.said(lang), lang), status_code=409)
     target = settings.data_dir / "reports" / f"{job.result_hash}-{lang}.html"
     release(session)
     made_once(target, lambda path: write_report(folder, lang, None, path))  # once per language
@@ -272,7 +274,7 @@ def compare_scenarios(
 ) -> dict[str, Any]:
     (_ja, fa), (_jb, fb) = result_of(session, settings, body.a), result_of(session, settings, body.b)  # fmt: skip
     if not (fa / "allocations.csv").exists() or not (fb / "allocations.csv").exists():
-        raise HTTPException(409, "both scenarios need a solution to be compared")
+        raise Refused(409, "both scenarios need a solution to be compared")
     diff = compare(fa, fb)
     for side, scenario_id in (("a", body.a), ("b", body.b)):
         del diff[side]["folder"]  # the server's path: the caller knows the scenario id

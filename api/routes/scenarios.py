@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Header, HTTPException, Query, Response
+from fastapi import APIRouter, Body, Header, Query, Response
 from sqlalchemy import func, select
 
 from api import schemas as s
@@ -12,7 +12,6 @@ from api.deps import LangDep, Planner, Route, SessionDep, SettingsDep, Viewer
 from api.jobs import cancel as cancel_job
 from api.jobs import job_of, status_of
 from api.store import Job
-from api.submissions import NotFound
 from api.submissions import submit as submit_job
 
 router = APIRouter(tags=["scenarios"], route_class=Route)
@@ -41,10 +40,7 @@ def submit(
         ),
     ] = None,
 ) -> s.Submitted:
-    try:
-        job, replayed = submit_job(session, settings, key, body, idempotency_key)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+    job, replayed = submit_job(session, settings, key, body, idempotency_key)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
         return s.Submitted.of(job, replayed=True)
