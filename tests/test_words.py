@@ -5,8 +5,11 @@ gives the same codes."""
 from __future__ import annotations
 
 import re
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -136,6 +139,12 @@ def test_a_result_folder_in_english_reads_back_as_the_chinese_one(tmp_path):
         done = CliRunner().invoke(app, ["solve", str(path), "--out", str(folders[lang]), *extra])
         assert done.exit_code == 0, done.output
         assert scan_folder(folders[lang], lang) >= 8
+        with closing(sqlite3.connect(folders[lang] / "reuse_list.gpkg")) as db:  # field aliases
+            aliases = dict(db.execute("SELECT column_name, name FROM gpkg_data_columns "
+                                      "WHERE table_name = 'findings'").fetchall())  # fmt: skip
+        assert aliases["parcel_id"] == header("parcel_id", lang)
+        assert aliases["rule_label"] == header("rule_label", lang) and "geometry" not in aliases
+        assert len(gpd.read_file(folders[lang] / "reuse_list.gpkg", layer="findings")) > 0
     for name in ("allocations.csv", "resources.csv", "reuse_list.csv", "findings.csv"):
         zh, en = (read_table(folders[lang] / name) for lang in LANGS)
         labels = [c for c in zh.columns if c.endswith("_label")]

@@ -23,7 +23,7 @@ import pandas as pd
 from allocator.compare import compare, load_result, result_lang
 from allocator.report.charts import frequency_chart, frontier_chart, resource_charts
 from allocator.words import LANGS, WORDS, header, label, word
-from allocator.writers.files import labelled, read_table, relabelled, write_text_atomic
+from allocator.writers.files import read_table, relabelled, write_text_atomic
 
 HERE = Path(__file__).parent
 CRS_MAP = "EPSG:4490"
@@ -134,8 +134,8 @@ def _map_layers(folder: Path, alloc: pd.DataFrame, lang: str) -> dict[str, Any] 
     base = folder / "basemap.gpkg"
     parks = None
     if base.exists():
-        districts = labelled(gpd.read_file(base, layer="districts", engine="pyogrio"), lang)
-        parks = labelled(gpd.read_file(base, layer="parks", engine="pyogrio"), lang)
+        districts = relabelled(gpd.read_file(base, layer="districts", engine="pyogrio"), lang)
+        parks = relabelled(gpd.read_file(base, layer="parks", engine="pyogrio"), lang)
         layers["districts"] = _geojson(districts, ["district", "district_label"])
         layers["parks"] = _geojson(parks, ["park", "district_label", "zone_level_label"])
     # approved projects: on their site, or (new land) at their park's centre

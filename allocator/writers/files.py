@@ -177,11 +177,36 @@ def atomic_dir(target: Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path, as_of: str) -> None:
+# The GeoPackage schema extension as GDAL writes it: a field's alias is ``name`` in
+# gpkg_data_columns (QGIS and ArcGIS show it instead of the field name).
+DATA_COLUMNS = (
+    "CREATE TABLE IF NOT EXISTS gpkg_data_columns (table_name TEXT NOT NULL, column_name TEXT "
+    "NOT NULL, name TEXT, title TEXT, description TEXT, mime_type TEXT, constraint_name TEXT, "
+    "CONSTRAINT pk_gdc PRIMARY KEY (table_name, column_name), "
+    "CONSTRAINT gdc_tn UNIQUE (table_name, name))",
+    "CREATE TABLE IF NOT EXISTS gpkg_extensions (table_name TEXT, column_name TEXT, "
+    "extension_name TEXT NOT NULL, definition TEXT NOT NULL, scope TEXT NOT NULL, "
+    "CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name))",
+    "INSERT OR IGNORE INTO gpkg_extensions VALUES ('gpkg_data_columns', NULL, 'gpkg_schema', "
+    "'http://www.geopackage.org/spec121/#extension_schema', 'read-write')",
+)
+
+
+def write_gpkg(
+    layers: dict[str, gpd.GeoDataFrame], path: Path, as_of: str, lang: str | None = None
+) -> None:
     """Write the layers into one GeoPackage, stamped with the data vintage ``as_of`` instead
     of the clock (GDAL records when each layer was written), so that the same inputs give
-    the same bytes."""
+    the same bytes; with ``lang``, each field with a header in the catalogue gets it as its
+    alias (the field names stay codes)."""
     for name, layer in layers.items():
         layer.to_file(path, layer=name, driver="GPKG")
     with closing(sqlite3.connect(path)) as db, db:
         db.execute("UPDATE gpkg_contents SET last_change = ?", (f"{as_of}T00:00:00.000Z",))
+        if lang is not None:
+            for statement in DATA_COLUMNS:
+                db.execute(statement)
+            aliases = [(name, str(c), header(str(c), lang)) for name, layer in layers.items()
+                       for c in layer.columns if c != layer.geometry.name]  # fmt: skip
+            db.executemany("INSERT INTO gpkg_data_columns (table_name, column_name, name) "
+                           "VALUES (?, ?, ?)", [a for a in aliases if a[2] != a[1]])  # fmt: skip

@@ -36,7 +36,7 @@ def write_result(result: Result, out: Path) -> Summary:
         if result.land is not None:
             layers = write_reuse_list(result.land, tmp, as_of, lang)
             tables["land"] = layers["findings"].drop(columns="geometry")
-            write_basemap(result.land, result.parks, tmp, as_of)
+            write_basemap(result.land, result.parks, tmp, as_of, lang)
         if result.placements is not None:
             write_table(result.placements, tmp / "placements.csv", lang)
         summary = result.summary.model_dump(mode="json")

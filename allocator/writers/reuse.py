@@ -74,7 +74,7 @@ def write_reuse_list(
                  "problem": rule_words(w, lang)} for w in result.warnings]  # fmt: skip
         write_table(pd.DataFrame(rows), folder / "land_warnings.csv", lang)
     layers = reuse_layers(result, as_of, lang)
-    write_gpkg(layers, folder / "reuse_list.gpkg", as_of)
+    write_gpkg(layers, folder / "reuse_list.gpkg", as_of, lang)
     return layers
 
 
@@ -108,14 +108,18 @@ def reuse_layers(result: LandScan, as_of: str, lang: str) -> dict[str, gpd.GeoDa
     return {name: labelled(layer, lang) for name, layer in layers.items()}
 
 
-def write_basemap(result: LandScan, parks: pd.DataFrame | None, folder: Path, as_of: str) -> None:
-    """``basemap.gpkg``: the district and park polygons a map of the result is drawn on."""
+def write_basemap(
+    result: LandScan, parks: pd.DataFrame | None, folder: Path, as_of: str, lang: str
+) -> None:
+    """``basemap.gpkg``: the district and park polygons a map of the result is drawn on,
+    labelled in ``lang``."""
     layers = {"districts": result.districts}
     if isinstance(parks, gpd.GeoDataFrame):
         layers["parks"] = parks[["park", "district", "zone_level", "geometry"]].reset_index(
             drop=True
         )
-    write_gpkg({k: v for k, v in layers.items() if v is not None}, folder / "basemap.gpkg", as_of)
+    found = {k: labelled(v, lang) for k, v in layers.items() if v is not None}
+    write_gpkg(found, folder / "basemap.gpkg", as_of, lang)
 
 
 def write_database(frame: gpd.GeoDataFrame, spec: str) -> None:
