@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 SiteSource = Literal["idle_recoverable", "idle_negotiated", "low_efficiency", "unsupplied"]
 SOURCES: tuple[SiteSource, ...] = (
@@ -101,7 +102,8 @@ class Evaluation(Strict):
     @classmethod
     def _four_classes(cls, value: dict[str, float]) -> dict[str, float]:
         if sorted(value) != ["A", "B", "C", "D"] or abs(sum(value.values()) - 1) > 1e-9:
-            raise ValueError(f"class_shares must give A, B, C and D, summing to 1; got {value}")
+            raise PydanticCustomError("class_shares", "class_shares must give A, B, C and D, summing to 1; got "
+                         "{value}", {"value": str(value)})  # fmt: skip
         return value
 
 

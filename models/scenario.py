@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from models.backends import BACKEND_NAMES
 from models.land import Land
@@ -92,9 +93,10 @@ class Horizon(Strict):
     @model_validator(mode="after")
     def _ordered(self) -> Horizon:
         if self.end < self.start:
-            raise ValueError(f"horizon.end ({self.end}) is before horizon.start ({self.start})")
+            raise PydanticCustomError("horizon_order", "horizon.end ({end}) is before horizon.start ({start})",
+                         {"end": self.end, "start": self.start})  # fmt: skip
         if self.end - self.start > 30:
-            raise ValueError("horizon spans more than 30 years")
+            raise PydanticCustomError("horizon_long", "horizon spans more than 30 years")
         return self
 
     @property
@@ -194,11 +196,17 @@ class Resource(Strict):
     @model_validator(mode="after")
     def _coherent(self) -> Resource:
         if self.carry_over and self.kind != "one_off":
-            raise ValueError("carry_over applies to one_off resources only")
+            raise PydanticCustomError(
+                "carry_over_kind", "carry_over applies to one_off resources only"
+            )
         if self.freed_column and self.kind != "recurring":
-            raise ValueError("freed_column applies to recurring resources only")
+            raise PydanticCustomError(
+                "freed_column_kind", "freed_column applies to recurring resources only"
+            )
         if self.must_buy_intensity_max is not None and self.purchase is None:
-            raise ValueError("must_buy_intensity_max needs a purchase market")
+            raise PydanticCustomError(
+                "must_buy_market", "must_buy_intensity_max needs a purchase market"
+            )
         return self
 
 
@@ -350,7 +358,9 @@ class GroupRule(Strict):
     def _something(self) -> GroupRule:
         bounds = (self.min_share, self.max_share, self.min_total, self.max_total)
         if all(b is None for b in bounds):
-            raise ValueError(f"group rule {self.name!r} sets no bound")
+            raise PydanticCustomError(
+                "group_no_bound", "group rule {name} sets no bound", {"name": self.name}
+            )
         return self
 
 
@@ -464,9 +474,10 @@ class Scenario(Strict):
     @classmethod
     def _safe_name(cls, value: str) -> str:
         if not re.fullmatch(NAME_PATTERN, value):
-            raise ValueError(
+            raise PydanticCustomError(
+                "scenario_name",
                 "must be 1 to 100 letters (Chinese too), digits, `_`, `-` or `.`, the first a "
-                "letter, digit or `_`: it names the output folder out/<name>"
+                "letter, digit or `_`: it names the output folder out/<name>",
             )
         return value
 
@@ -475,7 +486,8 @@ class Scenario(Strict):
     def _resource_names(cls, value: dict[str, Resource]) -> dict[str, Resource]:
         for name in value:
             if not name.replace("_", "").isalnum() or not name[:1].isalpha():
-                raise ValueError(f"resource name {name!r} must be letters, digits, underscores")
+                raise PydanticCustomError("resource_name", "resource name {name} must be letters, digits, "
+                             "underscores", {"name": name})  # fmt: skip
         return value
 
     @model_validator(mode="after")
@@ -483,13 +495,20 @@ class Scenario(Strict):
         known = set(self.resources)
         for rule in self.group_rules:
             if rule.of == "supply" and rule.measure not in known:
-                raise ValueError(
-                    f"group rule {rule.name!r}: of=supply needs a resource measure, got "
-                    f"{rule.measure!r} (resources: {', '.join(sorted(known))})"
+                raise PydanticCustomError(
+                    "group_measure",
+                    "group rule {name}: of=supply needs a resource measure, got {measure} "
+                    "(resources: {resources})",
+                    {
+                        "name": rule.name,
+                        "measure": rule.measure,
+                        "resources": ", ".join(sorted(known)),
+                    },
                 )
         for count in self.count_rules:
             if count.district not in (None, "each") and count.district not in self.districts:
-                raise ValueError(f"count rule {count.name!r}: unknown district {count.district!r}")
+                raise PydanticCustomError("count_district", "count rule {name}: unknown district {district}",
+                             {"name": count.name, "district": count.district})  # fmt: skip
         return self
 
 

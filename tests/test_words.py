@@ -224,3 +224,25 @@ def test_every_rule_written_with_figures_has_its_chinese_words():
     assert len(found) >= 30
     missing = [(name, t) for name, t in found if f"msg.{t}" not in WORDS]
     assert not missing, missing
+
+
+def test_a_scenario_that_breaks_its_own_rules_is_said_in_chinese(tmp_path):
+    """Rules checked inside the scenario model (pydantic errors, ours and the library's) have
+    Chinese words with their figures; the English stays the library's message."""
+    from allocator.errors import InputError
+    from allocator.inputs import validated
+    from allocator.words import rule_words, said
+
+    bad = {"name": "../x", "horizon": {"start": 2030, "end": 2027}, "lang": "fr", "nope": 1,
+           "solver": {"time_limit_s": -1}}  # fmt: skip
+    with pytest.raises(InputError) as info:
+        validated(bad, "s.yaml")
+    problems = {p.field: p for p in info.value.problems}
+    assert set(problems) == {"name", "horizon", "lang", "nope", "solver.time_limit_s"}
+    for p in problems.values():
+        assert CJK.search(rule_words(p, "zh")) and rule_words(p, "en") == p.rule, p
+    assert rule_words(problems["horizon"], "zh") == (
+        "规划期结束年 horizon.end（2027）早于开始年 horizon.start（2030）"
+    )
+    assert problems["horizon"].rule == "horizon.end (2027) is before horizon.start (2030)"
+    assert said(problems["lang"], "zh") == "s.yaml：字段 `lang` = 'fr' 须为 'zh' or 'en'"
