@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -293,7 +294,7 @@ def test_a_result_the_evaluator_rejects_is_not_written(case_file, tmp_path, monk
     out = tmp_path / "out"
     result = run("solve", path, "--out", out)
     assert result.exit_code == 1
-    assert "evaluator rejected" in result.output
+    assert "校验器否决了求解器给出的方案" in result.output  # zh, the default
     assert "land_quota[year=2027,scope=xuecheng]: used 100" in result.output
     assert not out.exists()
 
@@ -314,8 +315,8 @@ def test_a_bug_is_not_reported_as_bad_input(case_file, tmp_path, monkeypatch):
     )
     result = run("solve", path, "--out", tmp_path / "out")
     assert result.exit_code == 1
-    assert "invalid input" not in result.output
-    error_id = result.output.split("internal error ")[1].split()[0]
+    assert "输入有误" not in result.output
+    error_id = re.search(r"内部错误 (E-[0-9a-f]+)（KeyError）", result.output).group(1)  # type: ignore[union-attr]
     assert error_id.startswith("E-")
     log = (tmp_path / "errors.log").read_text(encoding="utf-8")
     assert error_id in log and "KeyError: 'a column our code expected'" in log

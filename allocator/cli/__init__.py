@@ -72,7 +72,7 @@ def report_problems(exc: InputError, lang: str) -> None:
         err.print(f"  - {said(problem, lang)}", markup=False, highlight=False)
 
 
-def _bug(exc: Exception) -> typer.Exit:
+def _bug(exc: Exception, lang: str) -> typer.Exit:
     """Log a bug's traceback to ``LOG`` under a new error id; tell the user the id."""
     logger = logging.getLogger("allocator")
     LOG.parent.mkdir(parents=True, exist_ok=True)
@@ -83,8 +83,8 @@ def _bug(exc: Exception) -> typer.Exit:
     finally:
         logger.removeHandler(handler)
         handler.close()
-    err.print(f"internal error {error_id} ({type(exc).__name__}): a bug in allocator, not a "
-              f"problem with your data; the traceback is in {LOG}", markup=False)  # fmt: skip
+    err.print(word("text.internal_error", lang, id=error_id, kind=type(exc).__name__, log=LOG),
+              markup=False)  # fmt: skip
     return typer.Exit(EXIT_FAILED)
 
 
@@ -103,7 +103,7 @@ def guarded(label: str, work: Callable[[Say], T], lang: str | None = None) -> T:
     except (typer.Exit, typer.Abort):
         raise
     except Exception as exc:  # anything else is a bug of ours
-        raise _bug(exc) from None
+        raise _bug(exc, lang or DEFAULT_LANG) from None
 
 
 def options(backend: str | None, cache: Path, say: Say, **more: object) -> Options:

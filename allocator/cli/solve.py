@@ -24,7 +24,7 @@ from allocator.cli import (
     read,
 )
 from allocator.errors import AllocatorError
-from allocator.words import header, label, word
+from allocator.words import DEFAULT_LANG, header, label, word
 from models.result import Summary
 
 
@@ -67,7 +67,7 @@ def solved(scenario: Path, backend: str | None, cache: Path, out: Path | None = 
     run = guarded("solving", lambda say: solve(read(scenario), options(backend, cache, say, lang=lang)), lang)  # fmt: skip
     target = out or Path("out") / run.prep.scenario.name
     if run.evaluation is not None and not run.evaluation.ok:
-        err.print("[bold red]the evaluator rejected the solver's allocation; nothing written:[/]")
+        err.print(f"[bold red]{word('text.evaluator_rejected', run.lang)}[/]")
         for v in run.evaluation.violations[:20]:
             err.print(f"  - {v}", markup=False)
         raise typer.Exit(EXIT_FAILED)
@@ -141,7 +141,7 @@ def compare(
     try:
         diff = diff_of(*folders)
     except FileNotFoundError as exc:
-        err.print(f"invalid input: {exc}", markup=False)
+        err.print(word("text.invalid_input", lang or DEFAULT_LANG, n=1), f"{exc}", markup=False)
         raise typer.Exit(EXIT_INVALID) from None
     target = out or Path("out") / f"compare_{diff['a']['scenario']}_{diff['b']['scenario']}"
     said = lang or result_lang(folders[0])

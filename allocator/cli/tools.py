@@ -19,7 +19,7 @@ from allocator.cli import (
     guarded,
     out_console,
 )
-from allocator.words import word
+from allocator.words import DEFAULT_LANG, word
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -149,7 +149,7 @@ def report(
 
     for folder in (result, compare_with):
         if folder is not None and not (folder / "summary.json").exists():
-            err.print(f"{folder}: not a result folder (no summary.json)", markup=False)
+            err.print(word("text.not_a_result", lang or DEFAULT_LANG, folder=folder), markup=False)
             raise typer.Exit(EXIT_INVALID)
     if tiles is not None and not tiles.startswith(("https://", "http://")):
         err.print(f"--tiles was {tiles!r} but is expected to be an http(s) URL template")
