@@ -37,7 +37,9 @@ API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API k
 BEARER = HTTPBearer(auto_error=False, description="The same API key as a bearer token.")
 
 
-def get_settings(request: Request) -> ApiSettings:
+async def get_settings(request: Request) -> ApiSettings:
+    """The service's settings (async, as every dependency that does no I/O: a sync one would
+    take a worker thread per request)."""
     settings: ApiSettings = request.app.state.settings
     return settings
 
@@ -76,7 +78,7 @@ class Route(APIRoute):
         super().__init__(path, _commits(endpoint), **kwargs)
 
 
-def request_lang(
+async def request_lang(
     request: Request,
     lang: Annotated[
         Literal["zh", "en"] | None,
@@ -125,7 +127,7 @@ def caller(
 def role(needed: str) -> Any:
     """The caller's key, when its role is ``needed`` or above (403 otherwise)."""
 
-    def check(key: Annotated[ApiKey, Depends(caller)]) -> ApiKey:
+    async def check(key: Annotated[ApiKey, Depends(caller)]) -> ApiKey:
         if ROLES.index(key.role) < ROLES.index(needed):
             raise Refused(403, "role {role} may not do this (needs {needed})", role=key.role,
                           needed=needed)  # fmt: skip

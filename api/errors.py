@@ -40,11 +40,11 @@ def told(problems: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
             | {"message": p.get("messages", {}).get(lang, p["message"])} for p in problems]  # fmt: skip
 
 
-def asked_lang(request: Request) -> str:
+async def asked_lang(request: Request) -> str:
     """The language a request asks for (``api.deps.request_lang``), whatever else is wrong
     with it: an unknown ``?lang=`` counts as not given."""
     given = request.query_params.get("lang")
-    return request_lang(request, given if given in LANGS else None)  # type: ignore[arg-type]
+    return await request_lang(request, given if given in LANGS else None)  # type: ignore[arg-type]
 
 
 def invalid(problems: list[Problem], lang: str) -> JSONResponse:
@@ -69,7 +69,7 @@ def shown(value: Any) -> Any:
 
 
 async def _request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-    lang = asked_lang(request)
+    lang = await asked_lang(request)
     problems = []
     for e in exc.errors():
         loc = [shown(str(x)) for x in e["loc"]]
@@ -86,12 +86,14 @@ async def _request_invalid(request: Request, exc: RequestValidationError) -> JSO
 async def _refused(request: Request, exc: Exception) -> JSONResponse:
     """A refusal (``api.deps.Refused``), said in the language the request asks for."""
     assert isinstance(exc, Refused)
-    return JSONResponse({"detail": exc.said(asked_lang(request))}, exc.status_code, exc.headers)
+    return JSONResponse(
+        {"detail": exc.said(await asked_lang(request))}, exc.status_code, exc.headers
+    )
 
 
 async def _input_invalid(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InputError)
-    return invalid(exc.problems, asked_lang(request))
+    return invalid(exc.problems, await asked_lang(request))
 
 
 async def _busy(_: Request, exc: Exception) -> JSONResponse:

@@ -75,6 +75,7 @@ class Samples:
 
     latencies: list[float] = field(default_factory=list)
     failures: Counter[int] = field(default_factory=Counter)
+    no_answer: Counter[str] = field(default_factory=Counter)  # by the client's error
 
 
 @dataclass
@@ -262,8 +263,9 @@ async def run_client(
         t0 = time.perf_counter()
         try:
             reply = await client.get(path)
-        except httpx.HTTPError:
+        except httpx.HTTPError as exc:
             samples.failures[0] += 1
+            samples.no_answer[type(exc).__name__] += 1
             continue
         elapsed = time.perf_counter() - t0
         if reply.status_code == 200:
@@ -437,6 +439,9 @@ def print_run(args: argparse.Namespace, run: Run) -> None:
     }
     if failures:
         print(f"Non-200 answers by status (0: no answer): {failures}")
+        errors = {name: dict(s.no_answer) for r in (health, mix, run.exports) if r is not None
+                  for name, s in r.by_name.items() if s.no_answer}  # fmt: skip
+        print(f"Requests without an answer, by the client's error: {errors}")
 
 
 def main() -> None:
