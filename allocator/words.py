@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import functools
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -107,10 +108,17 @@ def said(problem: Problem, lang: str) -> str:
     return f"{where}：{what} {rule}" if what else f"{where}：{rule}"
 
 
+def message(template: str, figures: Mapping[str, str], lang: str, english: str) -> str:
+    """A message in ``lang``: the catalogue's ``msg.<template>`` filled with ``figures``;
+    ``english`` (the message as the code wrote it) in English or where the catalogue has no
+    such entry."""
+    words = WORDS.get(f"msg.{template}")
+    return words[lang].format(**figures) if words and lang != "en" else english
+
+
 def rule_words(problem: Problem, lang: str) -> str:
     """The rule a problem breaks, in ``lang`` (``said``)."""
-    words = WORDS.get(f"msg.{problem.template or problem.rule}")
-    return words[lang].format(**dict(problem.figures)) if words and lang != "en" else problem.rule
+    return message(problem.template or problem.rule, dict(problem.figures), lang, problem.rule)
 
 
 def note(code: str, figures: str, lang: str) -> str:

@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from allocator.words import DEFAULT_LANG, LANGS, WORDS
+from allocator.words import DEFAULT_LANG, LANGS, message
 from api.settings import ApiSettings
 from api.store import ROLES, ApiKey, find_key
 
@@ -29,8 +29,7 @@ class Refused(HTTPException):
         super().__init__(status, template.format(**self.figures), headers)
 
     def said(self, lang: str) -> str:
-        words = WORDS.get(f"msg.{self.template}")
-        return words[lang].format(**self.figures) if words else str(self.detail)
+        return message(self.template, self.figures, lang, str(self.detail))
 
 
 API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")

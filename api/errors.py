@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from allocator.errors import InputError, internal_error
-from allocator.words import LANGS, rule_words, said, word
+from allocator.words import LANGS, message, said, word
 from api.deps import Refused, request_lang
 from models.tables import Problem
 
@@ -74,9 +74,8 @@ async def _request_invalid(request: Request, exc: RequestValidationError) -> JSO
     for e in exc.errors():
         loc = [shown(str(x)) for x in e["loc"]]
         value = shown(e.get("input"))
-        figures = tuple((k, str(v)) for k, v in (e.get("ctx") or {}).items())
-        rule = rule_words(Problem("request", str(e["msg"]), template=f"pydantic:{e['type']}",
-                                  figures=figures), lang)  # fmt: skip
+        figures = {k: str(v) for k, v in (e.get("ctx") or {}).items()}
+        rule = message(f"pydantic:{e['type']}", figures, lang, str(e["msg"]))
         problems.append({"loc": loc, "field": ".".join(loc[1:]) or loc[0], "value": value,
                          "rule": shown(e["msg"]), "message": f"{'.'.join(loc)}: {shown(rule)}"})  # fmt: skip
     body = {"message": word("text.invalid_request", lang, n=len(problems)), "detail": problems}
