@@ -72,7 +72,7 @@ def land_scan(
             write_database(layers["findings"], to_db)
             write_database(layers["sites"], to_db + "_sites")
 
-        guarded("writing to the database", to_database)
+        guarded("writing to the database", to_database, lang or sc.lang)
         out_console.print(f"reuse list written to {read_label(to_db)} and …_sites", markup=False)
     said = lang or sc.lang
     codes = result.findings[result.findings["result"] == "finding"]["rule"].value_counts()

@@ -71,7 +71,7 @@ def solved(scenario: Path, backend: str | None, cache: Path, out: Path | None = 
         for v in run.evaluation.violations[:20]:
             err.print(f"  - {v}", markup=False)
         raise typer.Exit(EXIT_FAILED)
-    summary = guarded("writing", lambda _say: write_result(result_of(run), target))
+    summary = guarded("writing", lambda _say: write_result(result_of(run), target), run.lang)
     try:
         run.solution()
     except AllocatorError as exc:

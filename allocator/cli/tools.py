@@ -123,7 +123,7 @@ def template(
         err.print(f"--out was {str(out)!r} but is expected to end in .xlsx", markup=False)
         raise typer.Exit(EXIT_INVALID)
     sc = guarded("reading", lambda _say: read_scenario(scenario), lang) if scenario else Scenario()
-    guarded("writing", lambda _say: write_template(out, sc, lang or sc.lang))
+    guarded("writing", lambda _say: write_template(out, sc, lang or sc.lang), lang or sc.lang)
     out_console.print(word("text.console_written", lang or sc.lang, path=out), markup=False,
                       highlight=False)  # fmt: skip
 

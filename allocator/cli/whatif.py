@@ -40,7 +40,7 @@ def explain(
 
     inputs = guarded("reading", lambda _say: read(scenario), lang)
     found = guarded("explaining", lambda say: what_it_would_take(
-        inputs, project, options(backend, cache, say, lang=lang)), lang)  # fmt: skip
+        inputs, project, options(backend, cache, say, lang=lang)), lang or inputs.scenario.lang)  # fmt: skip
     target = out or Path("out") / found["scenario"] / f"explain_{project}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     write_json(found, target)
@@ -71,7 +71,7 @@ def frontier(
         raise typer.Exit(EXIT_INVALID)
     inputs = guarded("reading", lambda _say: read(scenario), lang)
     table = guarded("frontier", lambda say: solve_frontier(
-        inputs, resource, steps, low, high, options(backend, cache, say)))  # fmt: skip
+        inputs, resource, steps, low, high, options(backend, cache, say)), lang or inputs.scenario.lang)  # fmt: skip
     target = out or Path("out") / inputs.scenario.name / f"frontier_{resource}.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     said = lang or inputs.scenario.lang
@@ -101,7 +101,7 @@ def alternatives(
 
     inputs = guarded("reading", lambda _say: read(scenario), lang)
     found, freq = guarded("alternatives", lambda say: find(
-        inputs, count, within, options(backend, cache, say)))  # fmt: skip
+        inputs, count, within, options(backend, cache, say)), lang or inputs.scenario.lang)  # fmt: skip
     target = out or Path("out") / inputs.scenario.name
     target.mkdir(parents=True, exist_ok=True)
     said = lang or inputs.scenario.lang
@@ -138,7 +138,7 @@ def sensitivity(
     only = [c.strip() for c in criteria.split(",")] if criteria else None
     inputs = guarded("reading", lambda _say: read(scenario), lang)
     table = guarded("weight ranges", lambda say: weight_ranges(
-        inputs, cap, tol, options(backend, cache, say), only))  # fmt: skip
+        inputs, cap, tol, options(backend, cache, say), only), lang or inputs.scenario.lang)  # fmt: skip
     target = out or Path("out") / inputs.scenario.name / "weight_ranges.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     said = lang or inputs.scenario.lang

@@ -4,8 +4,8 @@ Each finding is a row: parcel, rule code, the figure found, its unit, and the re
 breaks, in one sense for every rule: the figure must be ``comparator threshold`` and is not
 (1158 days, must be < 365; plot ratio 0.27, must be >= 0.3). The date and a note follow: the
 note's code (``note.<code>`` in ``allocator/words.csv``) and the further figures behind it as
-JSON (``note_figures``), which make its words in either language (``writers.files.labelled``). A rule whose data is absent gives a ``not_checked`` row,
-never a silent pass. Each flagged parcel gets one recommended disposal (RULES.md):
+JSON (``note_figures``), which make its words in either language (``writers.files.labelled``).
+A rule whose data is absent gives a ``not_checked`` row, never a silent pass. Each flagged parcel gets one recommended disposal (RULES.md):
 
 - idle two years or more, not the government's doing: 无偿收回 recover without compensation;
 - idle one to two years: 征缴闲置费 collect the idle-land fee (20% of the land price);
